@@ -1,0 +1,22 @@
+//! Not public API. Used by the code `#[activity]` and `legwork::main!` generate.
+//!
+//! Generated code names items only as `::legwork::__private::...`, so users depend on
+//! `legwork` alone.
+
+pub use crate::context::ActivityContext;
+pub use crate::error::ActivityError;
+pub use crate::invoke::{finish, into_result, ArgDecoder, Args};
+pub use crate::main_entry::{run_main, MainDefaults};
+pub use crate::payload::{
+    encode_json, DecodeViaBytes, DecodeViaSerde, EncodeViaBytes, EncodeViaSerde, Probe,
+};
+pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
+pub use inventory;
+
+/// Boxes an async activity's future; keeps generated code free of `Box::pin` paths.
+pub fn box_outcome<F>(future: F) -> BoxOutcome
+where
+    F: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    Box::pin(future)
+}

@@ -1,0 +1,170 @@
+//! The error an activity returns, and how it becomes a Temporal failure.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::proto::{ApplicationFailureInfo, Failure, FailureInfo};
+
+/// Failure types legwork itself reports, named as the other SDKs name them.
+pub(crate) mod failure_type {
+    /// The activity type is not registered on this worker (as in the Python SDK).
+    pub const NOT_FOUND: &str = "NotFoundError";
+    /// The activity panicked (as the Go SDK's `PanicError`).
+    pub const PANIC: &str = "PanicError";
+    /// An argument payload could not be decoded into the parameter's type.
+    pub const DECODE: &str = "PayloadDecodeError";
+    /// The number of argument payloads does not match the function's parameters.
+    pub const ARGUMENT_COUNT: &str = "ArgumentCountError";
+    /// The result could not be encoded.
+    pub const ENCODE: &str = "PayloadEncodeError";
+    /// The worker shut down before the activity finished (as sdk-core).
+    pub const WORKER_SHUTDOWN: &str = "WorkerShutdown";
+    /// The type given to an [`ActivityError`](super::ActivityError) made from a message alone.
+    pub const DEFAULT: &str = "ActivityError";
+}
+
+/// An activity's failure, reported to the server as an `ApplicationFailureInfo`.
+///
+/// Any error that implements [`std::error::Error`] converts into it with `?`; its type
+/// name becomes the failure type, as the Python SDK uses the exception's class name.
+///
+/// ```
+/// use legwork::ActivityError;
+///
+/// fn check(width: u32) -> Result<(), ActivityError> {
+///     if width == 0 {
+///         return Err(ActivityError::new("width must be positive")
+///             .with_type("InvalidWidth")
+///             .non_retryable());
+///     }
+///     let _n: u32 = "42".parse()?; // a ParseIntError becomes a retryable failure
+///     Ok(())
+/// }
+/// assert!(check(0).unwrap_err().is_non_retryable());
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct ActivityError {
+    message: String,
+    error_type: String,
+    non_retryable: bool,
+    next_retry_delay: Option<Duration>,
+}
+
+impl ActivityError {
+    /// A retryable failure with this message and the type `ActivityError`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            error_type: failure_type::DEFAULT.to_owned(),
+            non_retryable: false,
+            next_retry_delay: None,
+        }
+    }
+
+    /// Sets the failure type, which retry policies can name in `non_retryable_error_types`.
+    pub fn with_type(mut self, error_type: impl Into<String>) -> Self {
+        self.error_type = error_type.into();
+        self
+    }
+
+    /// Marks the failure as final: the server will not retry the activity.
+    pub fn non_retryable(mut self) -> Self {
+        self.non_retryable = true;
+        self
+    }
+
+    /// Asks the server to wait this long before the next attempt, overriding the retry policy.
+    pub fn with_next_retry_delay(mut self, delay: Duration) -> Self {
+        self.next_retry_delay = Some(delay);
+        self
+    }
+
+    /// The failure message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The failure type.
+    pub fn error_type(&self) -> &str {
+        &self.error_type
+    }
+
+    /// Whether the server may retry the activity.
+    pub fn is_non_retryable(&self) -> bool {
+        self.non_retryable
+    }
+
+    pub(crate) fn to_failure(&self) -> Failure {
+        Failure {
+            message: self.message.clone(),
+            source: "legwork".to_owned(),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                ApplicationFailureInfo {
+                    r#type: self.error_type.clone(),
+                    non_retryable: self.non_retryable,
+                    next_retry_delay: self
+                        .next_retry_delay
+                        .and_then(|delay| delay.try_into().ok()),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+    }
+}
+
+impl fmt::Debug for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActivityError")
+            .field("type", &self.error_type)
+            .field("message", &self.message)
+            .field("non_retryable", &self.non_retryable)
+            .finish()
+    }
+}
+
+impl fmt::Display for ActivityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+// Like anyhow::Error, ActivityError does not implement std::error::Error itself, so that
+// every error type can convert into it with `?`.
+impl<E: std::error::Error> From<E> for ActivityError {
+    fn from(error: E) -> Self {
+        let full_name = std::any::type_name::<E>();
+        let short_name = full_name
+            .split('<')
+            .next()
+            .and_then(|path| path.rsplit("::").next())
+            .unwrap_or(full_name);
+        ActivityError::new(error.to_string()).with_type(short_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_errors_keep_their_type_name() {
+        let error: ActivityError = "x".parse::<u32>().unwrap_err().into();
+        assert_eq!(error.error_type(), "ParseIntError");
+        assert!(!error.is_non_retryable());
+    }
+
+    #[test]
+    fn failure_carries_type_message_and_retryability() {
+        let failure = ActivityError::new("boom")
+            .with_type("Kaput")
+            .non_retryable()
+            .to_failure();
+        assert_eq!(failure.message, "boom");
+        let Some(FailureInfo::ApplicationFailureInfo(info)) = failure.failure_info else {
+            panic!("expected application failure info");
+        };
+        assert_eq!(info.r#type, "Kaput");
+        assert!(info.non_retryable);
+    }
+}

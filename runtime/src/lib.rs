@@ -1,0 +1,24 @@
+//! The runtime behind `legwork`: registry, payloads, worker, client.
+//!
+//! Users depend on the `legwork` facade, which re-exports what is public here.
+
+mod context;
+mod error;
+mod invoke;
+mod main_entry;
+mod payload;
+mod proto;
+mod registry;
+
+pub mod client;
+pub mod dev_server;
+pub mod worker;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use context::{ActivityContext, ActivityInfo};
+pub use error::ActivityError;
+pub use payload::DecodeError;
+pub use proto::Payload;
+pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};

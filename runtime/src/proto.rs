@@ -1,0 +1,15 @@
+//! The Temporal API types legwork speaks, under short names.
+//!
+//! Every other module imports protocol types from here, so a move in
+//! `temporalio-protos` touches one file.
+
+pub use temporalio_protos::protos::temporal::api::common::v1::{
+    ActivityType, Payload, Payloads, RetryPolicy,
+};
+pub use temporalio_protos::protos::temporal::api::enums::v1::TaskQueueType;
+pub use temporalio_protos::protos::temporal::api::failure::v1::{
+    failure::FailureInfo, ApplicationFailureInfo, Failure,
+};
+pub use temporalio_protos::protos::temporal::api::taskqueue::v1::TaskQueue;
+pub use temporalio_protos::protos::temporal::api::workflowservice::v1 as service;
+pub use temporalio_protos::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;

@@ -1,0 +1,40 @@
+#![doc = include_str!("../README.md")]
+
+#[doc(inline)]
+pub use legwork_macros::activity;
+pub use legwork_runtime::{
+    client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, DecodeError,
+    Invoker, Payload, Registry, SourceLocation,
+};
+
+#[doc(hidden)]
+pub use legwork_runtime::__private;
+
+/// Generates the `main` of an activity worker: flags, environment, signals, graceful
+/// shutdown. See the crate docs for the flags.
+///
+/// ```no_run
+/// legwork::main!(task_queue = "images");
+/// ```
+#[macro_export]
+macro_rules! main {
+    () => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::__private::run_main($crate::__private::MainDefaults {
+                task_queue: ::core::env!("CARGO_CRATE_NAME"),
+            })
+        }
+    };
+    (task_queue = $task_queue:literal $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::__private::run_main($crate::__private::MainDefaults {
+                task_queue: $task_queue,
+            })
+        }
+    };
+    ($($other:tt)+) => {
+        ::core::compile_error!(
+            "expected `legwork::main!()` or `legwork::main!(task_queue = \"...\")`"
+        );
+    };
+}
