@@ -12,6 +12,7 @@ pub use crate::payload::{
 };
 pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
 pub use inventory;
+pub use serde;
 
 /// Boxes an async activity's future; keeps generated code free of `Box::pin` paths.
 pub fn box_outcome<F>(future: F) -> BoxOutcome

@@ -1,0 +1,234 @@
+//! The options inside `#[activity(...)]`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, Lit, LitStr, Token};
+
+const VALID: &str = "valid options are `async`, `name = \"...\"` and `allow_blocking`";
+
+/// What the attribute asked for; each flag keeps its span for error messages.
+#[derive(Default)]
+pub struct Options {
+    pub is_async: Option<Span>,
+    pub name: Option<LitStr>,
+    pub allow_blocking: Option<Span>,
+    /// False when the option list did not parse to the end: later options are unknown,
+    /// so checks that depend on an option being absent must not run.
+    pub complete: bool,
+}
+
+/// Parses what it can: every misuse is reported, not just the first, and the options
+/// seen so far are returned alongside the errors.
+pub fn parse(args: TokenStream) -> (Options, Option<syn::Error>) {
+    let mut options = Options::default();
+    let mut errors = Vec::new();
+    let parsed =
+        syn::meta::parser(|meta| parse_option(meta, &mut options, &mut errors)).parse2(args);
+    options.complete = parsed.is_ok();
+    errors.extend(parsed.err());
+    if let (Some(allow), None) = (options.allow_blocking, options.is_async) {
+        if options.complete {
+            errors.push(syn::Error::new(
+                allow,
+                "`allow_blocking` only applies to `#[activity(async)]`; a plain fn already \
+                 runs on the blocking pool, so remove `allow_blocking`",
+            ));
+        }
+    }
+    let error = errors.into_iter().reduce(|mut all, error| {
+        all.combine(error);
+        all
+    });
+    (options, error)
+}
+
+fn parse_option(
+    meta: ParseNestedMeta,
+    options: &mut Options,
+    errors: &mut Vec<syn::Error>,
+) -> syn::Result<()> {
+    let span = syn::spanned::Spanned::span(&meta.path);
+    if meta.path.is_ident("async") {
+        flag(&meta, &mut options.is_async, "async", errors)
+    } else if meta.path.is_ident("allow_blocking") {
+        flag(&meta, &mut options.allow_blocking, "allow_blocking", errors)
+    } else if meta.path.is_ident("name") {
+        let name = name_value(&meta)?;
+        match (&options.name, name) {
+            (Some(_), _) => errors.push(duplicate(span, "name")),
+            (None, Ok(name)) => options.name = Some(name),
+            (None, Err(error)) => errors.push(error),
+        }
+        Ok(())
+    } else {
+        let shown = meta
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>();
+        errors.push(syn::Error::new_spanned(
+            &meta.path,
+            format!("unknown option `{}`; {VALID}", shown.join("::")),
+        ));
+        skip_value(&meta)
+    }
+}
+
+/// A bare flag such as `async`; a value after it is an error, and is skipped so the
+/// rest of the list is still checked.
+fn flag(
+    meta: &ParseNestedMeta,
+    slot: &mut Option<Span>,
+    flag: &str,
+    errors: &mut Vec<syn::Error>,
+) -> syn::Result<()> {
+    let span = syn::spanned::Spanned::span(&meta.path);
+    if !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+        errors.push(syn::Error::new(
+            meta.input.span(),
+            format!("`{flag}` takes no value; write just `{flag}`"),
+        ));
+        skip_value(meta)?;
+    }
+    if slot.is_some() {
+        errors.push(duplicate(span, flag));
+    } else {
+        *slot = Some(span);
+    }
+    Ok(())
+}
+
+/// The outer `Result` is a syntax error that ends parsing; the inner one is a misuse
+/// of an otherwise well-formed `name = <expr>`.
+fn name_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<LitStr>> {
+    if !meta.input.peek(Token![=]) {
+        return Ok(Err(
+            meta.error("expected `name = \"...\"` with the activity name")
+        ));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    Ok(match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(name),
+            ..
+        }) if name.value().is_empty() => Err(syn::Error::new_spanned(
+            name,
+            "activity name must not be empty",
+        )),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(name),
+            ..
+        }) => Ok(name),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected a string literal: `name = \"my_activity\"`",
+        )),
+    })
+}
+
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _group: proc_macro2::Group = meta.input.parse()?;
+    }
+    Ok(())
+}
+
+fn duplicate(span: Span, option: &str) -> syn::Error {
+    syn::Error::new(
+        span,
+        format!("duplicate option `{option}`; remove this one"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn messages(args: TokenStream) -> Vec<String> {
+        parse(args)
+            .1
+            .into_iter()
+            .flatten()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn accepts_every_option() {
+        let (options, error) = parse(quote!(async, name = "compose_greeting", allow_blocking));
+        assert!(error.is_none());
+        assert!(options.is_async.is_some() && options.allow_blocking.is_some());
+        assert_eq!(options.name.unwrap().value(), "compose_greeting");
+    }
+
+    #[test]
+    fn empty_is_sync_with_default_name() {
+        let (options, error) = parse(quote!());
+        assert!(error.is_none() && options.complete);
+        assert!(options.is_async.is_none() && options.name.is_none());
+    }
+
+    #[test]
+    fn unknown_option_lists_valid_ones_and_parsing_goes_on() {
+        let (options, error) = parse(quote!(blocking = true, async));
+        assert_eq!(
+            error.unwrap().to_string(),
+            "unknown option `blocking`; valid options are `async`, `name = \"...\"` and \
+             `allow_blocking`"
+        );
+        assert!(options.is_async.is_some() && options.complete);
+    }
+
+    #[test]
+    fn repeats_are_reported_once_each() {
+        assert_eq!(
+            messages(quote!(async, name = "a", async, name = "b")),
+            [
+                "duplicate option `async`; remove this one",
+                "duplicate option `name`; remove this one"
+            ]
+        );
+    }
+
+    #[test]
+    fn name_must_be_a_non_empty_string_literal() {
+        assert_eq!(
+            messages(quote!(name = greet)),
+            ["expected a string literal: `name = \"my_activity\"`"]
+        );
+        assert_eq!(
+            messages(quote!(name = 3)),
+            ["expected a string literal: `name = \"my_activity\"`"]
+        );
+        assert_eq!(
+            messages(quote!(name = "")),
+            ["activity name must not be empty"]
+        );
+        assert_eq!(
+            messages(quote!(name)),
+            ["expected `name = \"...\"` with the activity name"]
+        );
+    }
+
+    #[test]
+    fn allow_blocking_needs_async() {
+        assert_eq!(
+            messages(quote!(allow_blocking)),
+            ["`allow_blocking` only applies to `#[activity(async)]`; a plain fn already runs on \
+              the blocking pool, so remove `allow_blocking`"]
+        );
+    }
+
+    #[test]
+    fn flags_take_no_value() {
+        assert_eq!(
+            messages(quote!(async = true)),
+            ["`async` takes no value; write just `async`"]
+        );
+    }
+}

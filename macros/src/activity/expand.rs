@@ -1,0 +1,247 @@
+//! The registration emitted after a valid activity: an invoker and its descriptor.
+//!
+//! Runtime items are named only as `::legwork::__private::...` and std only as
+//! `::core::`/`::std::`, so the expansion works whatever the user's module imports.
+//! Checks that only the type system can make (serde bounds, the context type) are
+//! emitted with the user's type tokens, so their errors land on those tokens.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Type;
+
+use super::args::Options;
+use super::model::{Activity, Output};
+
+const P: &str = "::legwork::__private";
+
+pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
+    let private = private();
+    let ident = activity.ident();
+    let name = match &options.name {
+        Some(name) => name.value(),
+        None => activity.default_name(),
+    };
+    let function = activity.default_name();
+    let here = ident.span();
+    let line = quote_spanned!(here=> ::core::line!());
+    let column = quote_spanned!(here=> ::core::column!());
+    let (invoker, kind) = if options.is_async.is_some() {
+        (async_invoker(activity), quote!(Async))
+    } else {
+        (sync_invoker(activity), quote!(Sync))
+    };
+    let helpers = helpers();
+    quote! {
+        #[doc(hidden)]
+        #[allow(
+            non_upper_case_globals,
+            non_snake_case,
+            unused_qualifications,
+            unused_mut,
+            unused_variables,
+            unreachable_code,
+            clippy::all
+        )]
+        const _: () = {
+            #helpers
+            #invoker
+            #private::inventory::submit! {
+                #private::ActivityDescriptor {
+                    name: #name,
+                    function: ::core::concat!(::core::module_path!(), "::", #function),
+                    location: #private::SourceLocation {
+                        file: ::core::file!(),
+                        line: #line,
+                        column: #column,
+                    },
+                    invoker: #private::Invoker::#kind(__legwork_invoke),
+                }
+            }
+        };
+    }
+}
+
+fn private() -> TokenStream {
+    P.parse().expect("a valid path")
+}
+
+/// Items the invoker relies on, private to this activity's `const _` block.
+fn helpers() -> TokenStream {
+    let private = private();
+    quote! {
+        fn __legwork_assert_arg<T: #private::serde::de::DeserializeOwned>() {}
+        fn __legwork_assert_result<T: #private::serde::Serialize>() {}
+
+        // Without this, a type with no serde impl would fail method resolution on the
+        // probe as well, burying the clear bound error above under a second one. It is
+        // only ever picked when that bound error is also reported.
+        trait __LegworkNoCodec {
+            fn decoder<D>(self) -> D;
+            fn encoder<E>(self) -> E;
+        }
+        impl<T> __LegworkNoCodec for #private::Probe<T> {
+            fn decoder<D>(self) -> D {
+                ::core::unreachable!()
+            }
+            fn encoder<E>(self) -> E {
+                ::core::unreachable!()
+            }
+        }
+
+        #[diagnostic::on_unimplemented(
+            message = "the context parameter must be `&ActivityContext`, not `{Self}`",
+            label = "expected `&ActivityContext`",
+            note = "the context parameter is optional; any other parameter must be an owned type and come after it"
+        )]
+        trait __LegworkContext<'a> {
+            fn __legwork_context(ctx: &'a #private::ActivityContext) -> Self;
+        }
+        impl<'a> __LegworkContext<'a> for &'a #private::ActivityContext {
+            fn __legwork_context(ctx: &'a #private::ActivityContext) -> Self {
+                ctx
+            }
+        }
+    }
+}
+
+fn sync_invoker(activity: &Activity) -> TokenStream {
+    let private = private();
+    let decode = decode_args(activity);
+    let call = call(activity, quote!(__legwork_ctx));
+    let finish = finish(activity);
+    quote! {
+        fn __legwork_invoke(
+            __legwork_ctx: &#private::ActivityContext,
+            __legwork_args: #private::Args,
+        ) -> #private::Outcome {
+            #decode
+            let __legwork_out = #call;
+            #finish
+        }
+    }
+}
+
+/// Arguments are decoded before the future exists, so a bad payload fails the task
+/// without ever polling user code, and the future owns only decoded values.
+fn async_invoker(activity: &Activity) -> TokenStream {
+    let private = private();
+    let decode = decode_args(activity);
+    let bindings = bindings(activity);
+    let call = call(activity, quote!(&__legwork_ctx));
+    let finish = finish(activity);
+    quote! {
+        fn __legwork_invoke(
+            __legwork_ctx: #private::ActivityContext,
+            __legwork_args: #private::Args,
+        ) -> #private::BoxOutcome {
+            let __legwork_decoded = (move || -> ::core::result::Result<_, #private::ActivityError> {
+                #decode
+                ::core::result::Result::Ok((#(#bindings,)*))
+            })();
+            let (#(#bindings,)*) = match __legwork_decoded {
+                ::core::result::Result::Ok(decoded) => decoded,
+                ::core::result::Result::Err(error) => {
+                    return #private::box_outcome(async move {
+                        ::core::result::Result::Err(error)
+                    });
+                }
+            };
+            #private::box_outcome(async move {
+                let __legwork_out = #call.await;
+                #finish
+            })
+        }
+    }
+}
+
+fn bindings(activity: &Activity) -> Vec<syn::Ident> {
+    (0..activity.args.len())
+        .map(|index| format_ident!("__legwork_arg{}", index))
+        .collect()
+}
+
+/// Checks the count by parameter name, then decodes each argument with the codec its
+/// type selects (`Vec<u8>` raw, everything else serde).
+fn decode_args(activity: &Activity) -> TokenStream {
+    let private = private();
+    let names = activity.args.iter().map(|arg| &arg.name);
+    if activity.args.is_empty() {
+        return quote!(__legwork_args.expect(&[])?;);
+    }
+    let decoded = activity
+        .args
+        .iter()
+        .zip(bindings(activity))
+        .map(|(arg, binding)| {
+            let ty = arg.ty;
+            let assert = assert_bound(ty, quote!(__legwork_assert_arg));
+            quote! {
+                #assert
+                let #binding: #ty = __legwork_decoder.next({
+                    use #private::{DecodeViaBytes as _, DecodeViaSerde as _};
+                    (&&#private::Probe::<#ty>::new()).decoder()
+                })?;
+            }
+        });
+    quote! {
+        let mut __legwork_decoder = __legwork_args.expect(&[#(#names),*])?;
+        #(#decoded)*
+    }
+}
+
+/// The bound check carries the type's own span, so "not satisfied" points at the type.
+fn assert_bound(ty: &Type, check: TokenStream) -> TokenStream {
+    quote_spanned!(ty.span()=> #check::<#ty>();)
+}
+
+fn call(activity: &Activity, ctx: TokenStream) -> TokenStream {
+    let ident = activity.ident();
+    let bindings = bindings(activity);
+    let context = activity.context.map(|context| {
+        let ty = &context.ty;
+        // Converted through a trait so a wrong type is one error on that type, with
+        // the call itself still type-checking.
+        let convert = quote_spanned!(ty.span()=>
+            <#ty as __LegworkContext<'_>>::__legwork_context
+        );
+        quote!(#convert(#ctx),)
+    });
+    quote!(#ident(#context #(#bindings),*))
+}
+
+/// Encodes `__legwork_out` with the codec of the success type.
+fn finish(activity: &Activity) -> TokenStream {
+    let private = private();
+    let ok = |value: Option<&Type>| {
+        let probe_ty = value.map_or_else(|| quote!(()), |ty| quote!(#ty));
+        let assert = value.map(|ty| assert_bound(ty, quote!(__legwork_assert_result)));
+        let encoder = quote! {{
+            use #private::{EncodeViaBytes as _, EncodeViaSerde as _};
+            (&&#private::Probe::<#probe_ty>::new()).encoder()
+        }};
+        (assert, encoder)
+    };
+    let (result, (assert, encoder)) = match &activity.output {
+        Output::Unit => (plain_ok(), ok(None)),
+        Output::Value(ty) => (plain_ok(), ok(Some(ty))),
+        Output::Result { ty, ok: value, err } => {
+            // Spanned at `E` so a missing `Into<ActivityError>` points at the error type.
+            let at = err.map_or_else(|| ty.span(), |err| err.span());
+            let result = quote_spanned!(at=> #private::into_result(__legwork_out));
+            match value {
+                Some(value) => (result, ok(Some(value))),
+                None => (result, (None, quote!(#private::encode_json))),
+            }
+        }
+    };
+    quote! {
+        #assert
+        #private::finish(#result, #encoder)
+    }
+}
+
+fn plain_ok() -> TokenStream {
+    let private = private();
+    quote!(::core::result::Result::Ok::<_, #private::ActivityError>(__legwork_out))
+}
