@@ -2,6 +2,7 @@
 //!
 //! Users depend on the `legwork` facade, which re-exports what is public here.
 
+mod connection;
 mod context;
 mod error;
 mod invoke;
@@ -17,6 +18,7 @@ pub mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+pub use connection::ConnectError;
 pub use context::{ActivityContext, ActivityInfo};
 pub use error::ActivityError;
 pub use payload::DecodeError;

@@ -1,1 +1,133 @@
-//! worker
+//! The activity worker: polls a task queue, runs activities, reports their ends.
+//!
+//! Three executors, so that user code can never stop the worker talking to the server:
+//! - the *control* runtime (one thread, `legwork-control`) polls, responds and shuts down;
+//! - the *event loop* (`legwork-async-N`, one thread per core) runs `#[activity(async)]`;
+//! - the *blocking pool* (`legwork-blocking-N`) runs plain `#[activity]` functions.
+
+mod dispatch;
+mod options;
+mod pool;
+mod respond;
+mod retry;
+mod run;
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use tokio_util::sync::CancellationToken;
+
+pub use options::WorkerOptions;
+pub use run::WorkerReport;
+
+use crate::connection::ConnectError;
+use crate::registry::{DuplicateActivity, Registry};
+
+/// Why a worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    DuplicateActivity(#[from] DuplicateActivity),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("could not start the worker's threads: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds and starts a worker.
+///
+/// ```no_run
+/// use legwork::worker::{Worker, WorkerOptions};
+///
+/// let worker = Worker::new(WorkerOptions::new("images")).start()?;
+/// // ... later, e.g. on a signal:
+/// worker.shutdown();
+/// let report = worker.join();
+/// println!("{} activities completed", report.completed);
+/// # Ok::<(), legwork::worker::WorkerError>(())
+/// ```
+pub struct Worker {
+    options: WorkerOptions,
+    registry: Option<Registry>,
+}
+
+impl Worker {
+    /// A worker serving every activity linked into this binary.
+    pub fn new(options: WorkerOptions) -> Self {
+        Worker {
+            options,
+            registry: None,
+        }
+    }
+
+    /// Serves these activities instead of every linked one.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Connects, starts polling and returns; the worker runs on its own threads.
+    pub fn start(self) -> Result<RunningWorker, WorkerError> {
+        let registry = match self.registry {
+            Some(registry) => registry,
+            None => Registry::linked()?,
+        };
+        let shutdown = CancellationToken::new();
+        let (ready, started) = mpsc::channel();
+        let thread = run::spawn(self.options, registry, shutdown.clone(), ready)?;
+        match started.recv() {
+            Ok(Ok(())) => Ok(RunningWorker {
+                shutdown,
+                thread: Some(thread),
+            }),
+            Ok(Err(error)) => {
+                let _ = thread.join();
+                Err(error.into())
+            }
+            Err(_) => panic!("the worker's control thread died while starting"),
+        }
+    }
+}
+
+/// A started worker. Dropping it shuts it down and waits, like [`RunningWorker::join`].
+pub struct RunningWorker {
+    shutdown: CancellationToken,
+    thread: Option<JoinHandle<WorkerReport>>,
+}
+
+impl RunningWorker {
+    /// Begins a graceful shutdown and returns at once: polling stops, in-flight activities
+    /// see [`is_worker_shutdown`](crate::ActivityContext::is_worker_shutdown) and get the
+    /// grace period to finish.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// A token cancelled when shutdown begins.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the worker has stopped (after [`shutdown`](Self::shutdown)).
+    pub fn join(mut self) -> WorkerReport {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> WorkerReport {
+        self.thread
+            .take()
+            .map(|thread| thread.join().expect("the worker's control thread panicked"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown();
+            self.wait();
+        }
+    }
+}
+
+pub(crate) type Ready = mpsc::Sender<Result<(), ConnectError>>;

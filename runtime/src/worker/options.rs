@@ -1,0 +1,51 @@
+//! How a worker is configured.
+
+use std::time::Duration;
+
+use crate::connection::default_identity;
+
+/// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
+///
+/// ```
+/// let mut options = legwork::worker::WorkerOptions::new("images");
+/// options.blocking_threads = 8;
+/// assert_eq!(options.address, "127.0.0.1:7233");
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WorkerOptions {
+    /// `host:port` of the Temporal frontend.
+    pub address: String,
+    pub namespace: String,
+    pub task_queue: String,
+    /// Slots: the most activity tasks held at once, sync and async together.
+    pub max_concurrent_activities: usize,
+    /// Threads of the blocking pool that runs sync activities; at most one sync
+    /// activity runs per thread, more wait for a thread.
+    pub blocking_threads: usize,
+    /// Threads of the event loop that runs async activities.
+    pub async_threads: usize,
+    /// Concurrent `PollActivityTaskQueue` calls.
+    pub pollers: usize,
+    /// How long in-flight activities may run on after shutdown begins.
+    pub shutdown_grace: Duration,
+    /// Sent with every call; `{pid}@{hostname}` by default.
+    pub identity: String,
+}
+
+impl WorkerOptions {
+    pub fn new(task_queue: impl Into<String>) -> Self {
+        let max_concurrent_activities = 100;
+        WorkerOptions {
+            address: "127.0.0.1:7233".to_owned(),
+            namespace: "default".to_owned(),
+            task_queue: task_queue.into(),
+            max_concurrent_activities,
+            blocking_threads: max_concurrent_activities,
+            async_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            pollers: 5,
+            shutdown_grace: Duration::from_secs(10),
+            identity: default_identity(),
+        }
+    }
+}
