@@ -466,7 +466,8 @@ impl ActivityOutcome {
 ///
 /// For an activity that failed with an application error, the server reports the
 /// application failure itself at the top level (`kind == "application"`, no cause); a
-/// timeout is `kind == "timeout"`, whose `cause` is the last attempt's failure if any.
+/// timeout is `kind == "timeout"`, whose `cause` is the previous attempt's failure if one
+/// failed; a cancellation is `kind == "canceled"` (the reason is in its raw details).
 /// [`application`](Self::application) finds the application failure wherever it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityFailure {
@@ -970,6 +971,92 @@ mod tests {
                 closed.last_failure
             );
             assert_eq!(closed.status, ActivityStatus::Failed);
+        });
+    }
+
+    #[test]
+    fn exhausted_retries_and_timeouts_have_their_own_shapes() {
+        if skip_without_cli() {
+            return;
+        }
+        let server = DevServer::start().unwrap();
+        runtime().block_on(async {
+            let client = Client::connect(&server.address(), server.namespace())
+                .await
+                .unwrap();
+            let worker = FakeWorker::new(&server, "retry-queue").await;
+
+            let flaky = client
+                .start_activity(StartActivity::new("flaky", "retry-queue").max_attempts(1))
+                .await
+                .unwrap();
+            let task = worker.poll().await;
+            worker
+                .fail(
+                    task.task_token,
+                    application_failure("Flaky", "try again", false),
+                )
+                .await;
+            let ActivityOutcome::Failed(failure) = flaky.outcome().await.unwrap() else {
+                panic!("expected a failure");
+            };
+            eprintln!("retries exhausted: {failure}");
+            assert_eq!(failure.kind, "application");
+            assert_eq!(
+                failure.retry_state.as_deref(),
+                Some("MAXIMUM_ATTEMPTS_REACHED")
+            );
+            assert!(!failure.application().unwrap().non_retryable);
+
+            let slow = client
+                .start_activity(
+                    StartActivity::new("slow", "retry-queue")
+                        .start_to_close_timeout(Duration::from_secs(1))
+                        .max_attempts(1),
+                )
+                .await
+                .unwrap();
+            let _ignored_task = worker.poll().await;
+            let ActivityOutcome::Failed(failure) = slow.outcome().await.unwrap() else {
+                panic!("expected a timeout");
+            };
+            eprintln!("timed out: {failure}");
+            assert!(failure.is_timeout(), "{failure:#?}");
+            assert_eq!(failure.timeout_type.as_deref(), Some("START_TO_CLOSE"));
+            assert_eq!(
+                slow.describe().await.unwrap().status,
+                ActivityStatus::TimedOut
+            );
+
+            // A timeout after a failed attempt carries that attempt's failure as its cause.
+            let failed_then_slow = client
+                .start_activity(
+                    StartActivity::new("failed-then-slow", "retry-queue")
+                        .start_to_close_timeout(Duration::from_secs(1))
+                        .retry_policy(RetryPolicy {
+                            initial_interval: Some(Duration::from_millis(10)),
+                            maximum_attempts: Some(2),
+                            ..Default::default()
+                        }),
+                )
+                .await
+                .unwrap();
+            let task = worker.poll().await;
+            worker
+                .fail(
+                    task.task_token,
+                    application_failure("Flaky", "first attempt", false),
+                )
+                .await;
+            let _ignored_second_attempt = worker.poll().await;
+            let ActivityOutcome::Failed(failure) = failed_then_slow.outcome().await.unwrap() else {
+                panic!("expected a timeout");
+            };
+            eprintln!("failed then timed out: {failure}");
+            assert!(failure.is_timeout(), "{failure:#?}");
+            let application = failure.application().expect("the first attempt's failure");
+            assert_eq!(application.failure_type.as_deref(), Some("Flaky"));
+            assert_eq!(application.message, "first attempt");
         });
     }
 }
