@@ -38,3 +38,11 @@ macro_rules! main {
         );
     };
 }
+
+/// Helpers for tests that need a real Temporal server.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use legwork_runtime::dev_server::{DevServer, DevServerBuilder, DevServerError};
+}
+
+pub use legwork_runtime::worker;

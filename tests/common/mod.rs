@@ -1,0 +1,62 @@
+//! Shared by the integration tests: one real dev server per test binary, workers, clients.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use legwork::client::{ActivityFailure, ActivityHandle, ActivityOutcome, Client, StartActivity};
+use legwork::testing::DevServer;
+use legwork::worker::{RunningWorker, Worker, WorkerOptions};
+
+/// One server for the whole test binary. Statics are never dropped, so the server is
+/// started with `kill_with_parent`: it dies with the test process.
+pub fn server() -> &'static DevServer {
+    static SERVER: OnceLock<DevServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        // Started off the test's async runtime: `DevServer::start` blocks.
+        std::thread::spawn(|| DevServer::builder().kill_with_parent(true).start())
+            .join()
+            .unwrap()
+            .expect("a dev server starts")
+    })
+}
+
+/// A task queue no other test uses.
+pub fn task_queue(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn worker_options(task_queue: &str) -> WorkerOptions {
+    let mut options = WorkerOptions::new(task_queue);
+    options.address = server().address();
+    options.shutdown_grace = Duration::from_secs(2);
+    options
+}
+
+pub fn start_worker(options: WorkerOptions) -> RunningWorker {
+    Worker::new(options).start().expect("the worker starts")
+}
+
+pub async fn client() -> Client {
+    Client::connect(&server().address(), "default")
+        .await
+        .expect("the client connects")
+}
+
+/// Starts `activity` once, without retries, and returns its handle.
+pub async fn start_once(client: &Client, start: StartActivity) -> ActivityHandle {
+    client
+        .start_activity(start.max_attempts(1).start_to_close_timeout(Duration::from_secs(30)))
+        .await
+        .expect("the activity starts")
+}
+
+/// The failure an activity ended with; panics if it completed.
+pub async fn failure_of(handle: &ActivityHandle) -> ActivityFailure {
+    match handle.outcome().await.expect("the outcome arrives") {
+        ActivityOutcome::Failed(failure) => failure,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}

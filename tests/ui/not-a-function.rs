@@ -1,0 +1,8 @@
+use legwork::activity;
+
+#[activity]
+struct Resize {
+    width: u32,
+}
+
+fn main() {}

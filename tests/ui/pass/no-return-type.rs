@@ -1,0 +1,10 @@
+use legwork::activity;
+
+#[activity]
+fn log(line: String) {
+    let _ = line;
+}
+
+fn main() {
+    log("hello".into());
+}
