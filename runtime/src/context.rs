@@ -112,7 +112,12 @@ impl ActivityContext {
     }
 
     pub(crate) fn with_shutdown(info: ActivityInfo, worker_shutdown: CancellationToken) -> Self {
-        ActivityContext { inner: Arc::new(Inner { info, worker_shutdown }) }
+        ActivityContext {
+            inner: Arc::new(Inner {
+                info,
+                worker_shutdown,
+            }),
+        }
     }
 
     /// Facts about this attempt.

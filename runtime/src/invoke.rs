@@ -15,7 +15,10 @@ pub struct Args {
 
 impl Args {
     pub fn new(activity: impl Into<String>, payloads: Vec<Payload>) -> Self {
-        Args { activity: activity.into(), payloads }
+        Args {
+            activity: activity.into(),
+            payloads,
+        }
     }
 
     /// Checks the payload count against the function's parameters, by name.
@@ -108,9 +111,9 @@ mod tests {
         let mut decoder = args.expect(&["width"]).unwrap();
         let error = decoder.next::<u32>(decode_json).unwrap_err();
         assert!(
-            error
-                .message()
-                .starts_with("activity `resize` could not decode argument 0 (`width`): invalid type"),
+            error.message().starts_with(
+                "activity `resize` could not decode argument 0 (`width`): invalid type"
+            ),
             "{}",
             error.message()
         );

@@ -169,6 +169,9 @@ mod tests {
     #[test]
     fn wrong_encoding_is_named() {
         let error = decode_json::<u8>(&payload("binary/protobuf", vec![])).unwrap_err();
-        assert_eq!(error.to_string(), "unsupported payload encoding `binary/protobuf`");
+        assert_eq!(
+            error.to_string(),
+            "unsupported payload encoding `binary/protobuf`"
+        );
     }
 }

@@ -153,11 +153,19 @@ mod tests {
         crate::payload::encode_json(()).map_err(|e| ActivityError::new(e.to_string()))
     }
 
-    const fn descriptor(name: &'static str, function: &'static str, line: u32) -> ActivityDescriptor {
+    const fn descriptor(
+        name: &'static str,
+        function: &'static str,
+        line: u32,
+    ) -> ActivityDescriptor {
         ActivityDescriptor {
             name,
             function,
-            location: SourceLocation { file: "src/a.rs", line, column: 1 },
+            location: SourceLocation {
+                file: "src/a.rs",
+                line,
+                column: 1,
+            },
             invoker: Invoker::Sync(noop),
         }
     }
