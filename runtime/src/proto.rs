@@ -13,3 +13,4 @@ pub use temporalio_protos::protos::temporal::api::failure::v1::{
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::TaskQueue;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1 as service;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
+pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;

@@ -30,6 +30,11 @@ pub enum WorkerError {
     DuplicateActivity(#[from] DuplicateActivity),
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    #[error("namespace `{namespace}` is not usable: {}", .status.message())]
+    Namespace {
+        namespace: String,
+        status: tonic::Status,
+    },
     #[error("could not start the worker's threads: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -82,7 +87,7 @@ impl Worker {
             }),
             Ok(Err(error)) => {
                 let _ = thread.join();
-                Err(error.into())
+                Err(error)
             }
             Err(_) => panic!("the worker's control thread died while starting"),
         }
@@ -130,4 +135,4 @@ impl Drop for RunningWorker {
     }
 }
 
-pub(crate) type Ready = mpsc::Sender<Result<(), ConnectError>>;
+pub(crate) type Ready = mpsc::Sender<Result<(), WorkerError>>;

@@ -17,6 +17,9 @@ use super::pool::BlockingPool;
 use super::respond::{respond, with_deadline};
 use super::{retry, Ready, WorkerOptions};
 use crate::connection::{connect, ServiceClient};
+use crate::proto::service::DescribeNamespaceRequest;
+use crate::proto::Capabilities;
+use super::WorkerError;
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
@@ -28,7 +31,8 @@ use crate::registry::Registry;
 
 /// The server answers an idle long poll after about 60 s; sdk-core allows 70.
 const POLL_DEADLINE: Duration = Duration::from_secs(70);
-/// How long shutdown waits for the server to complete in-flight polls before dropping them.
+/// How long shutdown waits for the server to complete in-flight polls before dropping them,
+/// when the namespace says it will (`worker_poll_complete_on_shutdown`).
 const POLL_DRAIN: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
@@ -58,6 +62,8 @@ struct Shared {
     all_reported: Notify,
     responses: TaskTracker,
     instance_key: String,
+    /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
+    polls_complete_on_shutdown: bool,
     completed: AtomicU64,
     failed: AtomicU64,
 }
@@ -90,8 +96,8 @@ pub(super) fn spawn(
                 event_loop: event_loop.handle().clone(),
             };
             let report = control.block_on(async move {
-                let client = match connect(&options.address, &options.namespace).await {
-                    Ok(client) => client,
+                let (client, capabilities) = match connect_to_namespace(&options).await {
+                    Ok(connected) => connected,
                     Err(error) => {
                         let _ = ready.send(Err(error));
                         return WorkerReport::default();
@@ -109,6 +115,7 @@ pub(super) fn spawn(
                     all_reported: Notify::new(),
                     responses: TaskTracker::new(),
                     instance_key: uuid::Uuid::new_v4().to_string(),
+                    polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
                     completed: AtomicU64::new(0),
                     failed: AtomicU64::new(0),
                 });
@@ -119,6 +126,30 @@ pub(super) fn spawn(
             event_loop.shutdown_background();
             report
         })
+}
+
+/// Connects and checks the namespace exists, so that a typo fails at start, not at poll.
+async fn connect_to_namespace(
+    options: &WorkerOptions,
+) -> Result<(ServiceClient, Capabilities), WorkerError> {
+    let mut client = connect(&options.address, &options.namespace).await?;
+    let request = DescribeNamespaceRequest {
+        namespace: options.namespace.clone(),
+        ..Default::default()
+    };
+    let described = client
+        .describe_namespace(with_deadline(request, Duration::from_secs(10)))
+        .await
+        .map_err(|status| WorkerError::Namespace {
+            namespace: options.namespace.clone(),
+            status,
+        })?
+        .into_inner();
+    let capabilities = described
+        .namespace_info
+        .and_then(|info| info.capabilities)
+        .unwrap_or_default();
+    Ok((client, capabilities))
 }
 
 async fn serve(shared: Arc<Shared>) -> WorkerReport {
@@ -311,7 +342,8 @@ async fn shutdown_worker(shared: &Shared) {
 }
 
 async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
-    let drained = tokio::time::timeout(POLL_DRAIN, async {
+    let wait = if shared.polls_complete_on_shutdown { POLL_DRAIN } else { Duration::ZERO };
+    let drained = tokio::time::timeout(wait, async {
         while pollers.join_next().await.is_some() {}
     })
     .await;
