@@ -92,7 +92,7 @@ fn helpers() -> TokenStream {
         #[diagnostic::on_unimplemented(
             message = "the context parameter must be `&ActivityContext`, not `{Self}`",
             label = "expected `&ActivityContext`",
-            note = "the context parameter is optional; any other parameter must be an owned type and come after it"
+            note = "a leading reference parameter is the activity context; make it `&ActivityContext`, or take this argument by value"
         )]
         trait __LegworkContext<'a> {
             fn __legwork_context(ctx: &'a #private::ActivityContext) -> Self;

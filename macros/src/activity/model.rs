@@ -7,7 +7,8 @@ use syn::{
 
 pub struct Activity<'a> {
     pub function: &'a ItemFn,
-    /// The first parameter when its type is a reference: the only place a context may be.
+    /// The first parameter when its type is a reference that may name `ActivityContext`:
+    /// the only place a context may be.
     pub context: Option<&'a PatType>,
     /// Every other typed parameter, one payload each, in order.
     pub args: Vec<Arg<'a>>,
@@ -42,7 +43,7 @@ impl<'a> Activity<'a> {
         for (position, input) in function.sig.inputs.iter().enumerate() {
             match input {
                 FnArg::Receiver(receiver) => receivers.push(receiver),
-                FnArg::Typed(param) if position == 0 && is_reference(&param.ty) => {
+                FnArg::Typed(param) if position == 0 && may_be_context(&param.ty) => {
                     context = Some(param)
                 }
                 FnArg::Typed(param) => args.push(Arg {
@@ -103,8 +104,23 @@ impl<'a> Output<'a> {
     }
 }
 
-pub fn is_reference(ty: &Type) -> bool {
-    matches!(strip_groups(ty), Type::Reference(_))
+/// A leading reference is taken for the context unless it plainly borrows data
+/// (`&str`, `&[u8]`, `&String`, ...): those get the "must be owned" error instead of a
+/// type error about the context.
+fn may_be_context(ty: &Type) -> bool {
+    const DATA: &[&str] = &[
+        "str", "String", "Vec", "Path", "PathBuf", "bool", "char", "u8", "u16", "u32", "u64",
+        "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64",
+    ];
+    let Type::Reference(reference) = strip_groups(ty) else {
+        return false;
+    };
+    match strip_groups(&reference.elem) {
+        Type::Slice(_) | Type::Array(_) | Type::Tuple(_) => false,
+        elem => {
+            !last_segment(elem).is_some_and(|segment| DATA.iter().any(|data| segment.ident == data))
+        }
+    }
 }
 
 /// The last path segment, ignoring parentheses and invisible groups from `macro_rules!`.
