@@ -25,6 +25,13 @@ fn skip_reason() -> Option<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let version = Command::new(rustc).arg("--version").output().ok()?;
     let version = String::from_utf8_lossy(&version.stdout).into_owned();
-    let unstable = ["nightly", "beta", "-dev"].iter().any(|tag| version.contains(tag));
-    unstable.then(|| format!("diagnostics are pinned to stable rustc, this is {}", version.trim()))
+    let unstable = ["nightly", "beta", "-dev"]
+        .iter()
+        .any(|tag| version.contains(tag));
+    unstable.then(|| {
+        format!(
+            "diagnostics are pinned to stable rustc, this is {}",
+            version.trim()
+        )
+    })
 }

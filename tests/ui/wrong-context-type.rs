@@ -1,8 +1,8 @@
-use legwork::activity;
+use legwork::{activity, ActivityInfo};
 
 #[activity]
-fn greet(name: &str) -> String {
-    format!("Hello, {name}!")
+fn greet(info: &ActivityInfo, name: String) -> String {
+    format!("Hello, {name}, attempt {}!", info.attempt)
 }
 
 fn main() {}

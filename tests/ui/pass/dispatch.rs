@@ -13,7 +13,9 @@ fn resize(ctx: &ActivityContext, path: String, size: Size) -> Result<Size, Activ
     if path.is_empty() {
         return Err(ActivityError::new("empty path"));
     }
-    Ok(Size { width: size.width / 2 })
+    Ok(Size {
+        width: size.width / 2,
+    })
 }
 
 #[activity(async)]
@@ -28,23 +30,48 @@ fn invoke(name: &str, payloads: Vec<legwork::Payload>) -> Result<legwork::Payloa
     let ctx = ActivityContext::new(Default::default());
     match registry.get(name).unwrap().invoker {
         Invoker::Sync(invoke) => invoke(&ctx, args),
-        Invoker::Async(invoke) => tokio::runtime::Runtime::new().unwrap().block_on(invoke(ctx, args)),
+        Invoker::Async(invoke) => tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(invoke(ctx, args)),
     }
 }
 
 fn main() {
-    let out = invoke("resize", vec![encode_json("a.png").unwrap(), encode_json(serde_json::json!({"width": 640})).unwrap()]).unwrap();
+    let out = invoke(
+        "resize",
+        vec![
+            encode_json("a.png").unwrap(),
+            encode_json(serde_json::json!({"width": 640})).unwrap(),
+        ],
+    )
+    .unwrap();
     assert_eq!(out.data, br#"{"width":320}"#);
 
-    let error = invoke("resize", vec![encode_json("").unwrap(), encode_json(serde_json::json!({"width": 1})).unwrap()]).unwrap_err();
+    let error = invoke(
+        "resize",
+        vec![
+            encode_json("").unwrap(),
+            encode_json(serde_json::json!({"width": 1})).unwrap(),
+        ],
+    )
+    .unwrap_err();
     assert_eq!(error.message(), "empty path");
 
     let error = invoke("resize", vec![encode_json("a.png").unwrap()]).unwrap_err();
-    assert_eq!(error.message(), "activity `resize` takes 2 arguments (path, size) but was given 1");
+    assert_eq!(
+        error.message(),
+        "activity `resize` takes 2 arguments (path, size) but was given 1"
+    );
 
     let out = invoke("fetch", vec![encode_json("ab").unwrap()]).unwrap();
     assert_eq!(out.data, b"ab");
 
     let error = invoke("fetch", vec![encode_json(3).unwrap()]).unwrap_err();
-    assert!(error.message().starts_with("activity `fetch` could not decode argument 0 (`url`)"), "{}", error.message());
+    assert!(
+        error
+            .message()
+            .starts_with("activity `fetch` could not decode argument 0 (`url`)"),
+        "{}",
+        error.message()
+    );
 }
