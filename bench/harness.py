@@ -1,0 +1,758 @@
+#!/usr/bin/env python3
+"""legwork's performance benchmark: legwork and its peers, side by side, in one run.
+
+Called by `bench/run` (which finds or installs the temporal CLI). Python stdlib only; talks
+to the server through `enqueue` (bench/peers/floor/src/bin/enqueue.rs).
+
+Method: for every (scenario, worker) pair a fresh dev server is started, so that no worker
+pays for another's in-memory history; within a repetition the workers take turns in a
+rotated order. Activities are queued as standalone activities on a fresh task queue with
+no worker running; then the worker starts, and everything is measured from the server's
+timestamps (schedule, start and close times) and from /proc (the worker's CPU time, sampled
+every 20 ms, and its peak RSS).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+TARGET = BENCH / "target"
+RESULTS = BENCH / "results"
+LOGS = RESULTS / "logs"
+PY_SITE = BENCH / ".venv-py"
+PYTHON_SDK = "temporalio==1.35.0"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
+
+ENQUEUE = TARGET / "floor" / "release" / "enqueue"
+
+WORKERS = {
+    "legwork": {
+        "label": "legwork",
+        "binary": ROOT / "target" / "release" / "examples" / "bench",
+        "rust": True,
+    },
+    "floor": {
+        "label": "floor (raw gRPC)",
+        "binary": TARGET / "floor" / "release" / "floor",
+        "rust": True,
+    },
+    "official-rust": {
+        "label": "Rust SDK 1.1.1",
+        "binary": TARGET / "official-rust" / "release" / "bench-official-rust",
+        "rust": True,
+    },
+    "python": {
+        "label": "Python SDK 1.35.0",
+        "binary": None,
+        "rust": False,
+    },
+}
+ALL_WORKERS = list(WORKERS)
+
+# Scenarios the floor runs: it answers every task at once, whatever its type.
+FLOOR_SCENARIOS = {"noop_async", "noop_sync"}
+ALL_SCENARIOS = ["noop_async", "noop_sync", "cpu_sync", "latency_under_load", "rogue_async"]
+
+FULL = {"noop": 2000, "cpu": 300, "cpu_ms": 20, "blockers": 40, "block_ms": 2000,
+        "tiny_async": 20, "tiny_interval_ms": 50, "rogues": 4, "rogue_ms": 5000,
+        "tiny_sync": 40, "hb_total_ms": 3000, "hb_every_ms": 200, "hb_timeout_ms": 1000}
+QUICK = dict(FULL, noop=200, cpu=60)
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Building
+
+
+def cargo_build(args, target_dir=None, timed=False):
+    env = dict(os.environ)
+    if target_dir:
+        env["CARGO_TARGET_DIR"] = str(target_dir)
+    began = time.monotonic()
+    subprocess.run(["cargo", "build", "--release", "--quiet", *args], cwd=ROOT, env=env,
+                   check=True)
+    return time.monotonic() - began
+
+
+def build(workers):
+    log("building the client tool and the Rust workers (release)")
+    floor_manifest = ["--manifest-path", str(BENCH / "peers" / "floor" / "Cargo.toml")]
+    cargo_build(floor_manifest, TARGET / "floor")
+    if "legwork" in workers:
+        cargo_build(["--example", "bench"])
+    if "official-rust" in workers:
+        cargo_build(["--manifest-path", str(BENCH / "peers" / "official-rust" / "Cargo.toml")],
+                    TARGET / "official-rust")
+    if "python" in workers:
+        marker = PY_SITE / "temporalio-1.35.0.dist-info"
+        if not marker.exists():
+            log(f"installing {PYTHON_SDK} into {PY_SITE}")
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", "--target", str(PY_SITE),
+                            PYTHON_SDK], check=True)
+
+
+def measure_build_times():
+    """Clean release builds, each in a fresh target dir: slow (minutes)."""
+    out = {}
+    jobs = {
+        "legwork": ["--example", "bench"],
+        "official-rust": ["--manifest-path", str(BENCH / "peers" / "official-rust" / "Cargo.toml")],
+        "floor": ["--manifest-path", str(BENCH / "peers" / "floor" / "Cargo.toml"), "--bin", "floor"],
+    }
+    for name, args in jobs.items():
+        with tempfile.TemporaryDirectory(prefix=f"legwork-bench-build-{name}-") as target:
+            log(f"clean release build of {name} (this takes minutes)")
+            out[name] = round(cargo_build(args, target), 1)
+            log(f"  {name}: {out[name]} s")
+    record = {"date": now_iso(), "machine": machine(), "seconds": out}
+    (RESULTS / "build-times.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# ---------------------------------------------------------------------------------------
+# Processes
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def peak_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+class Sampler:
+    """Samples the CPU time of some processes every 20 ms, with the wall time."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.samples = {pid: [] for pid in pids}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(0.02)
+
+    def sample(self):
+        now = time.time()
+        for pid in self.pids:
+            try:
+                self.samples[pid].append((now, cpu_seconds(pid)))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+
+    def at(self, pid, t):
+        """CPU seconds of `pid` at wall time `t`, interpolated."""
+        samples = self.samples[pid]
+        if not samples:
+            return None
+        if t <= samples[0][0]:
+            return samples[0][1]
+        for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+            if t0 <= t <= t1:
+                return c0 if t1 == t0 else c0 + (c1 - c0) * (t - t0) / (t1 - t0)
+        return samples[-1][1]
+
+
+class DevServer:
+    def __init__(self, cli, log_path):
+        self.port, http_port, metrics_port = free_ports(3)
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_file = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+             "--port", str(self.port), "--http-port", str(http_port),
+             "--metrics-port", str(metrics_port), "--log-level", "warn",
+             "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+             "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"],
+            stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        self.cli = cli
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the dev server exited early; see {log_path}")
+            ok = subprocess.run(
+                [cli, "operator", "namespace", "describe", "--namespace", "default",
+                 "--address", self.address], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL).returncode == 0
+            if ok:
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the dev server did not become healthy; see {log_path}")
+            time.sleep(0.2)
+
+    def stop(self):
+        stop_process(self.process)
+        self.log_file.close()
+
+
+def stop_process(process, grace=3.0):
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def worker_command(name, address, queue):
+    if name == "python":
+        return [sys.executable, str(BENCH / "peers" / "python" / "worker.py"),
+                "--address", address, "--task-queue", queue]
+    return [str(WORKERS[name]["binary"]), "--address", address, "--task-queue", queue]
+
+
+def launch_worker(name, address, queue, log_path):
+    env = dict(os.environ)
+    if name == "python":
+        env["PYTHONPATH"] = str(PY_SITE)
+    env.setdefault("RUST_LOG", "warn")
+    log_file = open(log_path, "w")
+    launched = time.time()
+    process = subprocess.Popen(worker_command(name, address, queue), stdout=log_file,
+                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process.log_file = log_file
+    return process, launched
+
+
+class Enqueue:
+    def __init__(self, address, queue):
+        self.address = address
+        self.queue = queue
+
+    def run(self, command, *args, check=True):
+        result = subprocess.run(
+            [str(ENQUEUE), command, "--address", self.address, "--task-queue", self.queue,
+             *map(str, args)], stdout=subprocess.PIPE, text=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"enqueue {command} {args} failed ({result.returncode})")
+        return result
+
+    def start(self, prefix, count, activity, *extra):
+        self.run("start", "--id-prefix", prefix, "--count", count, "--type", activity, *extra)
+
+    def wait(self, prefix, count, timeout=600):
+        return self.run("wait", "--id-prefix", prefix, "--count", count, "--timeout-s", timeout,
+                        check=False).returncode == 0
+
+    def started(self, prefix, count, timeout=60):
+        return self.run("started", "--id-prefix", prefix, "--count", count,
+                        "--timeout-s", timeout, check=False).returncode == 0
+
+    def describe(self, prefix, count):
+        return json.loads(self.run("describe", "--id-prefix", prefix, "--count", count).stdout)
+
+
+# ---------------------------------------------------------------------------------------
+# Scenarios
+
+
+class Run:
+    """One worker on one fresh server, for one scenario."""
+
+    def __init__(self, cli, scenario, worker, rep):
+        self.tag = f"{scenario}-{worker}-{rep}"
+        self.server = DevServer(cli, LOGS / f"{self.tag}-server.log")
+        self.queue = f"bench-{scenario}-{int(time.time() * 1000)}"
+        self.enqueue = Enqueue(self.server.address, self.queue)
+        self.worker_name = worker
+        self.worker = None
+
+    def start_worker(self):
+        self.worker, self.launched = launch_worker(
+            self.worker_name, self.server.address, self.queue,
+            LOGS / f"{self.tag}-worker.log")
+        self.sampler = Sampler([self.worker.pid, self.server.process.pid])
+
+    def warm_up(self):
+        """Until one activity has gone through, the worker may still be starting."""
+        self.enqueue.start("warm", 1, "noop_sync")
+        if not self.enqueue.wait("warm", 1, timeout=60):
+            raise RuntimeError(f"{self.worker_name} did not complete a warm-up activity")
+
+    def finish(self):
+        """Samples, reads peak RSS, stops the worker; returns (peak RSS, alive)."""
+        self.sampler.finish()
+        alive = self.worker.poll() is None
+        rss = peak_rss(self.worker.pid) if alive else None
+        stop_process(self.worker)
+        self.worker.log_file.close()
+        return rss, alive
+
+    def close(self):
+        if self.worker is not None and self.worker.poll() is None:
+            stop_process(self.worker)
+        self.server.stop()
+
+
+def closes(described):
+    return [d["close"] for d in described if d["close"] is not None]
+
+
+def latencies(described):
+    return [d["close"] - d["schedule"] for d in described
+            if d["close"] is not None and d["schedule"] is not None]
+
+
+def status_counts(described):
+    counts = {}
+    for d in described:
+        key = d["status"] if d["failure"] is None else f"{d['status']}:{d['failure_detail']}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def drain(cli, scenario, worker, rep, count, activity, args):
+    run = Run(cli, scenario, worker, rep)
+    try:
+        log(f"  {worker}: queueing {count} {activity}")
+        run.enqueue.start("a", count, activity, *args)
+        run.start_worker()
+        ok = run.enqueue.wait("a", count)
+        rss, alive = run.finish()
+        described = run.enqueue.describe("a", count)
+    finally:
+        run.close()
+    started = [d["started"] for d in described if d["started"] is not None]
+    done = closes(described)
+    result = {"ok": ok and alive, "statuses": status_counts(described), "peak_rss_mib":
+              rss / MIB if rss else None}
+    if not done:
+        return result
+    first_start, first_close, last_close = min(started), min(done), max(done)
+    wall = last_close - first_start
+    worker_pid, server_pid = run.worker.pid, run.server.process.pid
+    cpu = lambda pid, t: run.sampler.at(pid, t)
+    worker_cpu = cpu(worker_pid, last_close) - cpu(worker_pid, first_start)
+    server_cpu = cpu(server_pid, last_close) - cpu(server_pid, first_start)
+    result.update({
+        "count": len(done),
+        "drain_s": wall,
+        "throughput_per_s": len(done) / wall if wall > 0 else None,
+        "worker_cpu_ms_per_activity": 1000 * worker_cpu / len(done),
+        "worker_cpu_total_s": run.sampler.samples[worker_pid][-1][1],
+        "worker_cores_busy": worker_cpu / wall if wall > 0 else None,
+        "server_cpu_ms_per_activity": 1000 * server_cpu / len(done),
+        "launch_to_first_completion_s": first_close - run.launched,
+    })
+    return result
+
+
+def summary(values):
+    values = sorted(values)
+    if not values:
+        return {"median_ms": None, "max_ms": None, "n": 0}
+    return {"median_ms": 1000 * statistics.median(values), "max_ms": 1000 * values[-1],
+            "n": len(values)}
+
+
+def latency_under_load(cli, worker, rep, p):
+    run = Run(cli, "latency_under_load", worker, rep)
+    try:
+        run.start_worker()
+        run.warm_up()
+        n, gap = p["tiny_async"], ["--interval-ms", p["tiny_interval_ms"]]
+        log(f"  {worker}: {n} tiny_async, idle")
+        run.enqueue.start("idle", n, "tiny_async", *gap)
+        run.enqueue.wait("idle", n, timeout=120)
+        log(f"  {worker}: {p['blockers']} block_sync({p['block_ms']}) running, {n} tiny_async")
+        run.enqueue.start("block", p["blockers"], "block_sync", "--arg", p["block_ms"])
+        all_started = run.enqueue.started("block", p["blockers"], timeout=60)
+        run.enqueue.start("load", n, "tiny_async", *gap)
+        ok = run.enqueue.wait("load", n, timeout=120)
+        run.enqueue.wait("block", p["blockers"], timeout=120)
+        rss, alive = run.finish()
+        idle = run.enqueue.describe("idle", n)
+        load = run.enqueue.describe("load", n)
+        blockers = run.enqueue.describe("block", p["blockers"])
+    finally:
+        run.close()
+    first_block_close = min(closes(blockers) or [float("inf")])
+    return {
+        "ok": ok and alive and all_started,
+        "idle": summary(latencies(idle)),
+        "loaded": summary(latencies(load)),
+        "loaded_statuses": status_counts(load),
+        # The tiny ones must have run while every blocker was still blocking.
+        "tiny_closed_while_blocked": sum(1 for c in closes(load) if c < first_block_close),
+        "peak_rss_mib": rss / MIB if rss else None,
+    }
+
+
+def rogue_async(cli, worker, rep, p):
+    run = Run(cli, "rogue_async", worker, rep)
+    try:
+        run.start_worker()
+        run.warm_up()
+        n = p["tiny_sync"]
+        log(f"  {worker}: {n} tiny_sync, idle")
+        run.enqueue.start("idle", n, "tiny_sync")
+        run.enqueue.wait("idle", n, timeout=120)
+        log(f"  {worker}: {p['rogues']} block_async({p['rogue_ms']}) running, {n} tiny_sync "
+            f"and a heartbeating one")
+        run.enqueue.start("rogue", p["rogues"], "block_async", "--arg", p["rogue_ms"])
+        all_started = run.enqueue.started("rogue", p["rogues"], timeout=60)
+        run.enqueue.start("hb", 1, "heartbeat_sync", "--arg", p["hb_total_ms"],
+                          "--arg", p["hb_every_ms"], "--heartbeat-timeout-ms",
+                          p["hb_timeout_ms"])
+        run.enqueue.start("load", n, "tiny_sync")
+        ok = run.enqueue.wait("load", n, timeout=120)
+        run.enqueue.wait("hb", 1, timeout=120)
+        rss, alive = run.finish()
+        idle = run.enqueue.describe("idle", n)
+        load = run.enqueue.describe("load", n)
+        hb = run.enqueue.describe("hb", 1)[0]
+    finally:
+        run.close()
+    return {
+        "ok": ok and alive and all_started,
+        "idle": summary(latencies(idle)),
+        "loaded": summary(latencies(load)),
+        "loaded_statuses": status_counts(load),
+        "heartbeat_status": hb["status"],
+        "heartbeat_timed_out": hb["failure_detail"] == "HEARTBEAT",
+        "heartbeat_failure": hb["failure_message"],
+        "peak_rss_mib": rss / MIB if rss else None,
+    }
+
+
+def run_scenario(cli, scenario, worker, rep, p):
+    if scenario == "noop_async":
+        return drain(cli, scenario, worker, rep, p["noop"], "noop_async", [])
+    if scenario == "noop_sync":
+        return drain(cli, scenario, worker, rep, p["noop"], "noop_sync", [])
+    if scenario == "cpu_sync":
+        return drain(cli, scenario, worker, rep, p["cpu"], "cpu_sync", ["--arg", p["cpu_ms"]])
+    if scenario == "latency_under_load":
+        return latency_under_load(cli, worker, rep, p)
+    if scenario == "rogue_async":
+        return rogue_async(cli, worker, rep, p)
+    raise ValueError(scenario)
+
+
+# ---------------------------------------------------------------------------------------
+# Aggregation and report
+
+
+def median_of(results, *path):
+    values = []
+    for r in results:
+        v = r
+        for key in path:
+            v = v.get(key) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            values.append(v)
+    return statistics.median(values) if values else None
+
+
+def now_iso():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Linux {platform.release()}"
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:.{digits}f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def report(data):
+    workers = data["workers"]
+    res = data["results"]
+    p = data["parameters"]
+    labels = [WORKERS[w]["label"] for w in workers]
+    lines = [f"Run of {data['date']} on {data['machine']}; temporal CLI {data['temporal']}; "
+             f"{data['repeat']} repetition(s), median shown; a fresh dev server for every "
+             f"scenario and worker.", ""]
+
+    def table(title, rows):
+        lines.append(f"**{title}**")
+        lines.append("")
+        lines.append("| | " + " | ".join(labels) + " |")
+        lines.append("|---" * (len(labels) + 1) + "|")
+        for name, getter in rows:
+            cells = []
+            for w in workers:
+                cells.append(getter(w))
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    def get(scenario, w, *path, digits=2):
+        runs = res.get(scenario, {}).get(w)
+        if not runs:
+            return "n/a"
+        return fmt(median_of(runs, *path), digits)
+
+    for scenario, n in (("noop_async", p["noop"]), ("noop_sync", p["noop"]),
+                        ("cpu_sync", p["cpu"])):
+        if scenario not in res:
+            continue
+        rows = [
+            ("drain throughput (activities/s)", lambda w, s=scenario: get(s, w, "throughput_per_s", digits=1)),
+            ("worker CPU per activity (ms)", lambda w, s=scenario: get(s, w, "worker_cpu_ms_per_activity", digits=3)),
+            ("server CPU per activity (ms)", lambda w, s=scenario: get(s, w, "server_cpu_ms_per_activity", digits=1)),
+            ("launch to first completion (s)", lambda w, s=scenario: get(s, w, "launch_to_first_completion_s", digits=3)),
+            ("peak RSS (MiB)", lambda w, s=scenario: get(s, w, "peak_rss_mib", digits=1)),
+        ]
+        if scenario == "cpu_sync":
+            rows.insert(2, ("worker cores busy (CPU / wall)", lambda w: get("cpu_sync", w, "worker_cores_busy")))
+        extra = f", {p['cpu_ms']} ms of thread CPU each" if scenario == "cpu_sync" else ""
+        table(f"{scenario}: {n} activities{extra}", rows)
+
+    if "latency_under_load" in res:
+        s = "latency_under_load"
+        table(f"latency under load: {p['tiny_async']} tiny_async {p['tiny_interval_ms']} ms apart, "
+              f"idle vs while {p['blockers']} block_sync({p['block_ms']} ms) run "
+              f"(schedule to close, ms)", [
+                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
+                  ("loaded median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
+                  ("loaded / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
+              ])
+    if "rogue_async" in res:
+        s = "rogue_async"
+
+        def hb(w):
+            runs = res[s].get(w)
+            if not runs:
+                return "n/a"
+            timed = sum(1 for r in runs if r.get("heartbeat_timed_out"))
+            return f"{timed}/{len(runs)} runs"
+
+        table(f"rogue async: {p['tiny_sync']} tiny_sync (and one heartbeat_sync, "
+              f"{p['hb_every_ms']} ms beats, {p['hb_timeout_ms']} ms timeout), idle vs while "
+              f"{p['rogues']} async activities block their thread for {p['rogue_ms']} ms "
+              f"(schedule to close, ms)", [
+                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
+                  ("rogue median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
+                  ("rogue / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  ("heartbeat timed out", hb),
+                  ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
+              ])
+
+    sizes = data.get("binary_mib", {})
+    builds = data.get("build_times")
+    table("build", [
+        ("release binary (MiB)", lambda w: fmt(sizes.get(w), 1)),
+        ("clean release build (s)" + (f", measured {builds['date'][:10]}" if builds else ""),
+         lambda w: fmt((builds or {}).get("seconds", {}).get(w), 0)),
+    ])
+
+    lines.append("**targets** (legwork against the others in this run)")
+    lines.append("")
+    lines.append("| target | measured | met |")
+    lines.append("|---|---|---|")
+    for t in data["targets"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['measured']} | {met} |")
+    lines.append("")
+    failures = [f"{s}/{w} rep {i}" for s, by in res.items() for w, runs in by.items()
+                for i, r in enumerate(runs) if not r.get("ok")]
+    if failures:
+        lines.append("Runs that did not finish cleanly (timeouts, a dead worker): "
+                     + ", ".join(failures))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def targets(data):
+    res, out = data["results"], []
+
+    def m(scenario, worker, *path):
+        return median_of(res.get(scenario, {}).get(worker, []), *path)
+
+    def add(target, value, met, text=None):
+        out.append({"target": target, "value": value,
+                    "measured": text if text is not None else fmt(value),
+                    "met": None if value is None else met(value)})
+
+    for s in ("noop_async", "noop_sync"):
+        add(f"{s}: throughput ≥ 0.95 × floor",
+            ratio(m(s, "legwork", "throughput_per_s"), m(s, "floor", "throughput_per_s")),
+            lambda v: v >= 0.95)
+        add(f"{s}: worker CPU/activity ≤ 0.5 × Rust SDK",
+            ratio(m(s, "legwork", "worker_cpu_ms_per_activity"),
+                  m(s, "official-rust", "worker_cpu_ms_per_activity")), lambda v: v <= 0.5)
+        add(f"{s}: worker CPU/activity ≤ 1.3 × floor",
+            ratio(m(s, "legwork", "worker_cpu_ms_per_activity"),
+                  m(s, "floor", "worker_cpu_ms_per_activity")), lambda v: v <= 1.3)
+    add("latency under load: median ≤ 1.1 × idle",
+        ratio(m("latency_under_load", "legwork", "loaded", "median_ms"),
+              m("latency_under_load", "legwork", "idle", "median_ms")), lambda v: v <= 1.1)
+    add("rogue async: tiny sync median ≤ 1.5 × idle",
+        ratio(m("rogue_async", "legwork", "loaded", "median_ms"),
+              m("rogue_async", "legwork", "idle", "median_ms")), lambda v: v <= 1.5)
+    rogue = res.get("rogue_async", {}).get("legwork")
+    if rogue:
+        timed = sum(1 for r in rogue if r.get("heartbeat_timed_out"))
+        add("rogue async: no heartbeat timeout", timed, lambda v: v == 0,
+            f"{timed}/{len(rogue)} runs timed out")
+    add("cpu_sync: worker keeps both cores busy (CPU ≈ 2 × wall)",
+        m("cpu_sync", "legwork", "worker_cores_busy"), lambda v: v >= 1.8)
+    launch = [m(s, "legwork", "launch_to_first_completion_s") for s in ("noop_async", "noop_sync")]
+    launch = [v for v in launch if v is not None]
+    add("launch to first completion ≤ 0.1 s", min(launch) if launch else None,
+        lambda v: v <= 0.1, fmt(min(launch), 3) + " s" if launch else None)
+    rss = [median_of(by.get("legwork", []), "peak_rss_mib") for by in res.values()]
+    rss = [v for v in rss if v is not None]
+    add("peak RSS ≤ 10 MiB (largest over scenarios)", max(rss) if rss else None,
+        lambda v: v <= 10, fmt(max(rss), 1) + " MiB" if rss else None)
+    size = data.get("binary_mib", {}).get("legwork")
+    add("release binary ≤ 8 MiB", size, lambda v: v <= 8,
+        fmt(size, 1) + " MiB" if size else None)
+    builds = (data.get("build_times") or {}).get("seconds", {})
+    add("clean release build ≤ 0.5 × Rust SDK worker's",
+        ratio(builds.get("legwork"), builds.get("official-rust")), lambda v: v <= 0.5)
+    return out
+
+
+def binary_sizes(workers):
+    sizes = {}
+    for w in workers:
+        binary = WORKERS[w]["binary"]
+        if binary is not None and binary.exists():
+            sizes[w] = binary.stat().st_size / MIB
+    return sizes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N, for a smoke run")
+    parser.add_argument("--workers", default=",".join(ALL_WORKERS))
+    parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--build-times", action="store_true",
+                        help="also time clean release builds (minutes)")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries as built")
+    parser.add_argument("--out", default=str(RESULTS / "latest"),
+                        help="writes OUT.md and OUT.json")
+    args = parser.parse_args()
+    workers = [w for w in args.workers.split(",") if w]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for w in workers:
+        if w not in WORKERS:
+            parser.error(f"unknown worker {w}: {', '.join(ALL_WORKERS)}")
+    for s in scenarios:
+        if s not in ALL_SCENARIOS:
+            parser.error(f"unknown scenario {s}: {', '.join(ALL_SCENARIOS)}")
+    cli = os.environ.get("TEMPORAL_CLI") or shutil.which("temporal")
+    if not cli:
+        sys.exit("no temporal CLI: run through bench/run, or set TEMPORAL_CLI")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    p = QUICK if args.quick else FULL
+
+    if not args.no_build:
+        build(workers)
+    build_times = measure_build_times() if args.build_times else None
+    if build_times is None and (RESULTS / "build-times.json").exists():
+        build_times = json.loads((RESULTS / "build-times.json").read_text())
+
+    version = subprocess.run([cli, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    data = {"date": now_iso(), "machine": machine(), "temporal": version.replace("temporal version ", ""),
+            "quick": args.quick, "repeat": args.repeat, "parameters": p, "workers": workers,
+            "scenarios": scenarios, "results": {}, "binary_mib": binary_sizes(workers),
+            "build_times": build_times}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True).stdout.strip()
+        data["commit"] = commit
+    except OSError:
+        pass
+    began = time.monotonic()
+    for rep in range(args.repeat):
+        for scenario in scenarios:
+            runnable = [w for w in workers if w != "floor" or scenario in FLOOR_SCENARIOS]
+            shift = rep % len(runnable) if runnable else 0
+            order = runnable[shift:] + runnable[:shift]
+            log(f"repetition {rep + 1}/{args.repeat}: {scenario} ({', '.join(order)})")
+            for w in order:
+                try:
+                    result = run_scenario(cli, scenario, w, rep, p)
+                except Exception as error:  # one broken worker must not sink the run
+                    log(f"  {w}: {scenario} failed: {error}")
+                    result = {"ok": False, "error": str(error)}
+                data["results"].setdefault(scenario, {}).setdefault(w, []).append(result)
+                log(f"  {w}: {json.dumps(result)}")
+    data["elapsed_s"] = round(time.monotonic() - began)
+    data["targets"] = targets(data)
+    markdown = report(data)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown + "\n")
+    print(markdown)
+    log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')} in {data['elapsed_s']} s")
+
+
+if __name__ == "__main__":
+    main()

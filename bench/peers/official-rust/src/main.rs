@@ -1,0 +1,124 @@
+//! The official Rust SDK (temporalio-sdk 1.1.1) serving legwork's benchmark activities.
+//!
+//! ```text
+//! bench-official-rust --address 127.0.0.1:7233 --task-queue q
+//! ```
+//! Plain `fn` activities run on tokio's blocking pool (`spawn_blocking`, as the
+//! `#[activities]` macro generates), `async fn` ones on the runtime's worker threads.
+
+use std::time::Duration;
+
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Burns `ms` of this thread's CPU time.
+fn burn(ms: u64) -> u64 {
+    let end = thread_cpu() + Duration::from_millis(ms);
+    let mut spins = 0u64;
+    while thread_cpu() < end {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
+    spins
+}
+
+pub struct Bench;
+
+#[activities]
+impl Bench {
+    #[activity]
+    pub fn noop_sync(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        Ok(())
+    }
+
+    #[activity]
+    pub async fn noop_async(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        Ok(())
+    }
+
+    #[activity]
+    pub fn tiny_sync(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        Ok(())
+    }
+
+    #[activity]
+    pub async fn tiny_async(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        Ok(())
+    }
+
+    #[activity]
+    pub fn cpu_sync(_ctx: ActivityContext, ms: u64) -> Result<u64, ActivityError> {
+        Ok(burn(ms))
+    }
+
+    #[activity]
+    pub fn block_sync(_ctx: ActivityContext, ms: u64) -> Result<(), ActivityError> {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok(())
+    }
+
+    /// The rogue: blocks the thread inside an `async fn`.
+    #[activity]
+    pub async fn block_async(_ctx: ActivityContext, ms: u64) -> Result<(), ActivityError> {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok(())
+    }
+
+    #[activity]
+    pub fn heartbeat_sync(
+        ctx: ActivityContext,
+        total_ms: u64,
+        every_ms: u64,
+    ) -> Result<u64, ActivityError> {
+        let handle = tokio::runtime::Handle::current();
+        let start = std::time::Instant::now();
+        let mut beats = 0u64;
+        while start.elapsed() < Duration::from_millis(total_ms) {
+            std::thread::sleep(Duration::from_millis(every_ms));
+            beats += 1;
+            handle
+                .block_on(ctx.record_heartbeat(beats))
+                .map_err(|e| ActivityError::from(anyhow_like(e.to_string())))?;
+        }
+        Ok(beats)
+    }
+}
+
+fn anyhow_like(message: String) -> std::io::Error {
+    std::io::Error::other(message)
+}
+
+fn flag(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let address = flag("--address", "127.0.0.1:7233");
+    let task_queue = flag("--task-queue", "bench");
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let url: temporalio_client::Url = format!("http://{address}").parse()?;
+    let connection = Connection::connect(ConnectionOptions::new(url).build()).await?;
+    let client = Client::new(connection, ClientOptions::new("default").build())?;
+    let options = WorkerOptions::new(task_queue)
+        .register_activities(Bench)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    worker.run().await?;
+    Ok(())
+}
