@@ -3,8 +3,8 @@
 #[doc(inline)]
 pub use legwork_macros::activity;
 pub use legwork_runtime::{
-    client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, DecodeError,
-    Invoker, Payload, Registry, SourceLocation,
+    client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
+    DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
 };
 
 #[doc(hidden)]
@@ -43,6 +43,7 @@ macro_rules! main {
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use legwork_runtime::dev_server::{DevServer, DevServerBuilder, DevServerError};
+    pub use legwork_runtime::testing::{payload, ActivityEnvironment};
 }
 
 pub use legwork_runtime::worker;

@@ -3,9 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio_util::sync::CancellationToken;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
+use crate::attempt::{Attempt, CancelReason};
+use crate::error::ActivityError;
+use crate::payload::{decode_json, encode_json};
 use crate::proto::service::PollActivityTaskQueueResponse;
+use crate::proto::Payload;
 
 /// Facts about the running attempt, taken from the activity task.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,6 +35,35 @@ pub struct ActivityInfo {
     pub schedule_to_close_timeout: Option<Duration>,
     pub start_to_close_timeout: Option<Duration>,
     pub heartbeat_timeout: Option<Duration>,
+    /// The retry policy the server applies, when it sent one.
+    pub retry_policy: Option<RetryPolicy>,
+    /// What the previous attempt recorded with its last heartbeat; see
+    /// [`ActivityContext::last_heartbeat`].
+    pub heartbeat_details: Vec<Payload>,
+}
+
+/// The server's retry policy for this activity.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    pub initial_interval: Option<Duration>,
+    pub backoff_coefficient: f64,
+    pub maximum_interval: Option<Duration>,
+    /// 0 means unlimited.
+    pub maximum_attempts: u32,
+    pub non_retryable_error_types: Vec<String>,
+}
+
+impl RetryPolicy {
+    fn from_proto(policy: &crate::proto::RetryPolicy) -> Self {
+        RetryPolicy {
+            initial_interval: duration(policy.initial_interval),
+            backoff_coefficient: policy.backoff_coefficient,
+            maximum_interval: duration(policy.maximum_interval),
+            maximum_attempts: policy.maximum_attempts.max(0) as u32,
+            non_retryable_error_types: policy.non_retryable_error_types.clone(),
+        }
+    }
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -78,6 +112,12 @@ impl ActivityInfo {
             schedule_to_close_timeout: duration(task.schedule_to_close_timeout),
             start_to_close_timeout: duration(task.start_to_close_timeout),
             heartbeat_timeout: duration(task.heartbeat_timeout),
+            retry_policy: task.retry_policy.as_ref().map(RetryPolicy::from_proto),
+            heartbeat_details: task
+                .heartbeat_details
+                .as_ref()
+                .map(|details| details.payloads.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -87,11 +127,16 @@ impl ActivityInfo {
 /// Take it as the first parameter, by reference, in sync and async activities alike:
 ///
 /// ```
-/// use legwork::{activity, ActivityContext};
+/// use legwork::{activity, ActivityContext, ActivityError};
 ///
 /// #[activity]
-/// fn whoami(ctx: &ActivityContext) -> String {
-///     format!("{} attempt {}", ctx.info().activity_id, ctx.info().attempt)
+/// fn count_up(ctx: &ActivityContext, to: u64) -> Result<u64, ActivityError> {
+///     // Resume where the previous attempt stopped.
+///     let from = ctx.last_heartbeat::<u64>()?.unwrap_or(0);
+///     for i in from..to {
+///         ctx.heartbeat(&i)?; // cheap; returns Err once the activity is cancelled
+///     }
+///     Ok(to)
 /// }
 /// ```
 #[derive(Clone, Debug)]
@@ -102,22 +147,12 @@ pub struct ActivityContext {
 #[derive(Debug)]
 struct Inner {
     info: ActivityInfo,
-    worker_shutdown: CancellationToken,
+    attempt: Arc<Attempt>,
 }
 
 impl ActivityContext {
-    /// A context for calling an activity outside a worker, e.g. in a unit test.
-    pub fn new(info: ActivityInfo) -> Self {
-        Self::with_shutdown(info, CancellationToken::new())
-    }
-
-    pub(crate) fn with_shutdown(info: ActivityInfo, worker_shutdown: CancellationToken) -> Self {
-        ActivityContext {
-            inner: Arc::new(Inner {
-                info,
-                worker_shutdown,
-            }),
-        }
+    pub(crate) fn new(info: ActivityInfo, attempt: Arc<Attempt>) -> Self {
+        ActivityContext { inner: Arc::new(Inner { info, attempt }) }
     }
 
     /// Facts about this attempt.
@@ -125,9 +160,66 @@ impl ActivityContext {
         &self.inner.info
     }
 
-    /// True once the worker has begun to shut down; the activity has the grace period
-    /// to finish.
+    /// Records progress. Never blocks: the details are handed to the worker, which sends
+    /// the first heartbeat at once and then, coalescing (the last details win), one every
+    /// 0.8 × heartbeat timeout (30 s without one, at most 60 s apart).
+    ///
+    /// Returns [`ActivityError::cancelled`] once the activity is cancelled, so a sync
+    /// activity can stop with `?`. Details that cannot be encoded are an error too.
+    pub fn heartbeat<T: Serialize + ?Sized>(&self, details: &T) -> Result<(), ActivityError> {
+        let payload = encode_json(details).map_err(|error| {
+            ActivityError::new(format!("could not encode heartbeat details: {error}"))
+                .non_retryable()
+        })?;
+        self.inner.attempt.record_heartbeat(payload);
+        match self.cancel_reason() {
+            Some(reason) => Err(ActivityError::cancelled(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// The details the previous attempt recorded with its last heartbeat, if any.
+    pub fn last_heartbeat<T: DeserializeOwned>(&self) -> Result<Option<T>, ActivityError> {
+        let Some(payload) = self.inner.info.heartbeat_details.first() else {
+            return Ok(None);
+        };
+        decode_json(payload).map(Some).map_err(|error| {
+            ActivityError::new(format!(
+                "could not decode the last heartbeat's details: {error}"
+            ))
+            .non_retryable()
+        })
+    }
+
+    /// True once the activity is cancelled; see [`cancel_reason`](Self::cancel_reason).
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.attempt.cancel_reason().is_some()
+    }
+
+    /// Why the activity was cancelled, once it is.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.inner.attempt.cancel_reason()
+    }
+
+    /// Completes when the activity is cancelled. An async activity is dropped at its next
+    /// `.await` when cancelled; to clean up first, select on this future.
+    pub async fn cancelled(&self) -> CancelReason {
+        self.inner.attempt.cancelled().await
+    }
+
+    /// True from the moment the worker begins to shut down. The activity still has the
+    /// grace period to finish; after it, it is cancelled with
+    /// [`CancelReason::WorkerShutdown`].
     pub fn is_worker_shutdown(&self) -> bool {
-        self.inner.worker_shutdown.is_cancelled()
+        self.inner.attempt.worker_shutdown.is_cancelled()
+    }
+
+    /// Completes when the worker begins to shut down.
+    pub async fn worker_shutdown(&self) {
+        self.inner.attempt.worker_shutdown.cancelled().await
+    }
+
+    pub(crate) fn attempt(&self) -> &Arc<Attempt> {
+        &self.inner.attempt
     }
 }

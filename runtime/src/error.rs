@@ -3,7 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::proto::{ApplicationFailureInfo, Failure, FailureInfo};
+use serde::Serialize;
+
+use crate::attempt::CancelReason;
+use crate::payload::encode_json;
+use crate::proto::{
+    ApplicationErrorCategory, ApplicationFailureInfo, Failure, FailureInfo, Payloads,
+};
 
 /// Failure types legwork itself reports, named as the other SDKs name them.
 pub(crate) mod failure_type {
@@ -48,6 +54,9 @@ pub struct ActivityError {
     error_type: String,
     non_retryable: bool,
     next_retry_delay: Option<Duration>,
+    details: Option<Payloads>,
+    benign: bool,
+    cancelled: Option<CancelReason>,
 }
 
 impl ActivityError {
@@ -58,7 +67,54 @@ impl ActivityError {
             error_type: failure_type::DEFAULT.to_owned(),
             non_retryable: false,
             next_retry_delay: None,
+            details: None,
+            benign: false,
+            cancelled: None,
         }
+    }
+
+    /// The error that ends a cancelled activity, as [`ActivityContext::heartbeat`]
+    /// returns it. How the attempt is reported depends on the reason: Canceled after a
+    /// cancel request, `WorkerShutdown` after shutdown, nothing after a local timeout.
+    ///
+    /// [`ActivityContext::heartbeat`]: crate::ActivityContext::heartbeat
+    pub fn cancelled(reason: CancelReason) -> Self {
+        let mut error = ActivityError::new(format!("activity cancelled: {reason}"))
+            .with_type("CancelledError");
+        error.cancelled = Some(reason);
+        error
+    }
+
+    /// The failure of an activity that panicked (type `PanicError`, as in the Go SDK).
+    pub(crate) fn from_panic(activity: &str, panic: &(dyn std::any::Any + Send)) -> Self {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".to_owned());
+        ActivityError::new(format!("activity `{activity}` panicked: {message}"))
+            .with_type(failure_type::PANIC)
+    }
+
+    /// Why the activity was cancelled, if this error is a cancellation.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.cancelled
+    }
+
+    /// Attaches details that a workflow or client can read from the failure.
+    pub fn with_details<T: Serialize + ?Sized>(mut self, details: &T) -> Self {
+        match encode_json(details) {
+            Ok(payload) => self.details = Some(Payloads { payloads: vec![payload] }),
+            Err(error) => self.message.push_str(&format!(" (details not encodable: {error})")),
+        }
+        self
+    }
+
+    /// Marks the failure as benign (`APPLICATION_ERROR_CATEGORY_BENIGN`): expected, so
+    /// SDKs log it quietly and metrics do not count it as an error.
+    pub fn benign(mut self) -> Self {
+        self.benign = true;
+        self
     }
 
     /// Sets the failure type, which retry policies can name in `non_retryable_error_types`.
@@ -105,7 +161,12 @@ impl ActivityError {
                     next_retry_delay: self
                         .next_retry_delay
                         .and_then(|delay| delay.try_into().ok()),
-                    ..Default::default()
+                    details: self.details.clone(),
+                    category: if self.benign {
+                        ApplicationErrorCategory::Benign as i32
+                    } else {
+                        ApplicationErrorCategory::Unspecified as i32
+                    },
                 },
             )),
             ..Default::default()

@@ -2,10 +2,11 @@
 
 use std::vec;
 
+use crate::context::ActivityContext;
 use crate::error::{failure_type, ActivityError};
 use crate::payload::{Decoder, Encoder};
 use crate::proto::Payload;
-use crate::registry::Outcome;
+use crate::registry::{BoxOutcome, Outcome};
 
 /// The argument payloads of one activity task, one payload per parameter.
 pub struct Args {
@@ -86,6 +87,21 @@ pub fn finish<T>(result: Result<T, ActivityError>, encoder: Encoder<T>) -> Outco
             .with_type(failure_type::ENCODE)
             .non_retryable()
     })
+}
+
+/// Runs an async activity until it ends or is cancelled. The activity is polled first, so
+/// one that selects on `ctx.cancelled()` sees the cancellation before it is dropped.
+pub(crate) async fn run_async(
+    invoke: fn(ActivityContext, Args) -> BoxOutcome,
+    ctx: ActivityContext,
+    args: Args,
+) -> Outcome {
+    let attempt = ctx.attempt().clone();
+    tokio::select! {
+        biased;
+        outcome = invoke(ctx, args) => outcome,
+        reason = attempt.cancelled() => Err(ActivityError::cancelled(reason)),
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //!
 //! Users depend on the `legwork` facade, which re-exports what is public here.
 
+mod attempt;
 mod connection;
 mod context;
 mod error;
@@ -13,13 +14,15 @@ mod registry;
 
 pub mod client;
 pub mod dev_server;
+pub mod testing;
 pub mod worker;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use connection::ConnectError;
-pub use context::{ActivityContext, ActivityInfo};
+pub use attempt::CancelReason;
+pub use context::{ActivityContext, ActivityInfo, RetryPolicy};
 pub use error::ActivityError;
 pub use payload::DecodeError;
 pub use proto::Payload;

@@ -6,7 +6,9 @@
 pub use temporalio_protos::protos::temporal::api::common::v1::{
     ActivityType, Payload, Payloads, RetryPolicy,
 };
-pub use temporalio_protos::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+pub use temporalio_protos::protos::temporal::api::enums::v1::{
+    ApplicationErrorCategory, TaskQueueKind, TaskQueueType,
+};
 pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure,
 };

@@ -1,6 +1,5 @@
 //! Runs one activity task where its kind says, and turns panics into failures.
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use tokio::runtime::Handle;
@@ -9,7 +8,7 @@ use tokio::sync::oneshot;
 use super::pool::BlockingPool;
 use crate::context::ActivityContext;
 use crate::error::{failure_type, ActivityError};
-use crate::invoke::Args;
+use crate::invoke::{run_async, Args};
 use crate::registry::{ActivityDescriptor, Invoker, Outcome, Registry};
 
 /// Where activities run; never the runtime that talks to the server.
@@ -30,7 +29,7 @@ impl Executors {
                 let (sender, receiver) = oneshot::channel();
                 self.blocking.execute(move || {
                     let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args)))
-                        .unwrap_or_else(|panic| Err(panic_failure(descriptor, &*panic)));
+                        .unwrap_or_else(|panic| Err(ActivityError::from_panic(descriptor.name, &*panic)));
                     let _ = sender.send(outcome);
                 });
                 receiver
@@ -38,13 +37,11 @@ impl Executors {
                     .unwrap_or_else(|_| Err(ActivityError::new("the activity's thread vanished")))
             }
             Invoker::Async(invoke) => {
-                let task = self
-                    .event_loop
-                    .spawn(async move { invoke(ctx, args).await });
+                let task = self.event_loop.spawn(run_async(invoke, ctx, args));
                 match task.await {
                     Ok(outcome) => outcome,
                     Err(error) if error.is_panic() => {
-                        Err(panic_failure(descriptor, &*error.into_panic()))
+                        Err(ActivityError::from_panic(descriptor.name, &*error.into_panic()))
                     }
                     Err(error) => Err(ActivityError::new(format!(
                         "the activity was aborted: {error}"
@@ -53,19 +50,6 @@ impl Executors {
             }
         }
     }
-}
-
-fn panic_failure(descriptor: &ActivityDescriptor, panic: &(dyn Any + Send)) -> ActivityError {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned());
-    ActivityError::new(format!(
-        "activity `{}` panicked: {message}",
-        descriptor.name
-    ))
-    .with_type(failure_type::PANIC)
 }
 
 /// The failure for a type this worker does not serve, worded as the Python SDK words it.

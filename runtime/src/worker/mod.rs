@@ -6,6 +6,7 @@
 //! - the *blocking pool* (`legwork-blocking-N`) runs plain `#[activity]` functions.
 
 mod dispatch;
+mod heartbeat;
 mod options;
 mod pool;
 mod respond;

@@ -14,18 +14,23 @@ use tracing::{debug, info, warn};
 
 use super::dispatch::{not_found, Executors};
 use super::pool::BlockingPool;
-use super::respond::{respond, with_deadline};
+use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
+use super::respond::{with_deadline, Report, Reporter, CALL_DEADLINE};
 use super::{retry, Ready, WorkerOptions};
 use crate::connection::{connect, ServiceClient};
 use crate::proto::service::DescribeNamespaceRequest;
 use crate::proto::Capabilities;
 use super::WorkerError;
+use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
 use crate::proto::service::{
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, ShutdownWorkerRequest,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
+    RecordActivityTaskHeartbeatRequest, ShutdownWorkerRequest,
 };
+use crate::proto::Payloads;
+use crate::registry::Outcome;
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueType};
 use crate::registry::Registry;
 
@@ -34,6 +39,10 @@ const POLL_DEADLINE: Duration = Duration::from_secs(70);
 /// How long shutdown waits for the server to complete in-flight polls before dropping them,
 /// when the namespace says it will (`worker_poll_complete_on_shutdown`).
 const POLL_DRAIN: Duration = Duration::from_secs(5);
+/// sdk-core's margin past a timeout before it cancels an attempt locally.
+const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
+/// How long attempts cancelled at the end of the grace period have to return.
+const CANCEL_WAIT: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
 
@@ -45,8 +54,12 @@ pub struct WorkerReport {
     pub completed: u64,
     /// Attempts reported as failed, shutdown failures included.
     pub failed: u64,
+    /// Attempts reported as canceled after a cancel request.
+    pub canceled: u64,
     /// Attempts still running when the grace period ended, reported as `WorkerShutdown`.
     pub abandoned_at_shutdown: u64,
+    /// `RecordActivityTaskHeartbeat` calls made.
+    pub heartbeats_sent: u64,
 }
 
 struct Shared {
@@ -58,7 +71,8 @@ struct Shared {
     shutdown: CancellationToken,
     stop_polling: CancellationToken,
     /// Attempts not yet reported, by task token. Whoever removes a token reports it.
-    outstanding: Mutex<HashMap<Vec<u8>, String>>,
+    outstanding: Mutex<HashMap<Vec<u8>, (String, Arc<Attempt>)>>,
+    control: tokio::runtime::Handle,
     all_reported: Notify,
     responses: TaskTracker,
     instance_key: String,
@@ -66,6 +80,18 @@ struct Shared {
     polls_complete_on_shutdown: bool,
     completed: AtomicU64,
     failed: AtomicU64,
+    canceled: AtomicU64,
+    heartbeats_sent: Arc<AtomicU64>,
+}
+
+impl Shared {
+    fn reporter(&self) -> Reporter<'_> {
+        Reporter {
+            client: &self.client,
+            namespace: &self.options.namespace,
+            identity: &self.options.identity,
+        }
+    }
 }
 
 pub(super) fn spawn(
@@ -118,6 +144,9 @@ pub(super) fn spawn(
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
                     completed: AtomicU64::new(0),
                     failed: AtomicU64::new(0),
+                    canceled: AtomicU64::new(0),
+                    heartbeats_sent: Arc::new(AtomicU64::new(0)),
+                    control: tokio::runtime::Handle::current(),
                 });
                 let _ = ready.send(Ok(()));
                 serve(shared).await
@@ -177,7 +206,9 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     let report = WorkerReport {
         completed: shared.completed.load(Ordering::Relaxed),
         failed: shared.failed.load(Ordering::Relaxed),
+        canceled: shared.canceled.load(Ordering::Relaxed),
         abandoned_at_shutdown: abandoned,
+        heartbeats_sent: shared.heartbeats_sent.load(Ordering::Relaxed),
     };
     info!(?report, elapsed = ?began.elapsed(), "worker stopped");
     report
@@ -269,56 +300,161 @@ async fn handle_task(
     task: PollActivityTaskQueueResponse,
     permit: OwnedSemaphorePermit,
 ) {
-    let info =
-        ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
+    let info = ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
     let activity = info.activity_type.clone();
-    let token = task.task_token.clone();
+    let token = task.task_token;
+    let acked = Arc::new(Notify::new());
+    let attempt = Attempt::new(
+        shared.shutdown.clone(),
+        Some(heartbeat_starter(&shared, &token, &info, &acked)),
+    );
     shared
         .outstanding
         .lock()
         .unwrap()
-        .insert(token.clone(), activity.clone());
+        .insert(token.clone(), (activity.clone(), attempt.clone()));
     let outcome = match shared.registry.get(&activity) {
         None => Err(not_found(&activity, &shared.registry)),
         Some(descriptor) => {
+            let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
-            let ctx = ActivityContext::with_shutdown(info, shared.shutdown.clone());
-            shared
+            let ctx = ActivityContext::new(info, attempt.clone());
+            let run = shared
                 .executors
-                .run(descriptor, ctx, Args::new(descriptor.name, payloads))
-                .await
+                .run(descriptor, ctx, Args::new(descriptor.name, payloads));
+            with_local_timeouts(run, &attempt, timeouts, &acked).await
         }
     };
-    if take_outstanding(&shared, &token).is_some() {
-        let counter = if outcome.is_ok() {
-            &shared.completed
-        } else {
-            &shared.failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let reporter = shared.clone();
-        shared.responses.spawn(async move {
-            respond(
-                &reporter.client,
-                &reporter.options.namespace,
-                &reporter.options.identity,
-                &activity,
-                token,
-                outcome,
-            )
-            .await;
-            drop(permit);
-        });
+    attempt.finished.cancel();
+    if take_outstanding(&shared, &token).is_none() {
+        return; // shutdown reported it at the end of the grace period
+    }
+    let Some(report) = settle(&attempt, outcome) else {
+        debug!(activity, reason = ?attempt.cancel_reason(), "attempt ended without a report");
+        return;
+    };
+    let counter = match report {
+        Report::Completed(_) => &shared.completed,
+        Report::Failed { .. } => &shared.failed,
+        Report::Canceled { .. } => &shared.canceled,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let reporter = shared.clone();
+    shared.responses.spawn(async move {
+        if let Report::Canceled { .. } = report {
+            flush_heartbeat(&reporter, &token, &attempt).await;
+        }
+        reporter.reporter().report(&activity, token, report).await;
+        drop(permit);
+    });
+}
+
+/// How the server hears of an attempt's end; `None` when it must hear nothing.
+fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
+    let last_heartbeat = attempt.latest_heartbeat();
+    match (attempt.cancel_reason(), outcome) {
+        // The server has already timed the attempt out, or forgotten it.
+        (Some(CancelReason::TimedOut | CancelReason::NotFound), _) => None,
+        (_, Ok(payload)) => Some(Report::Completed(payload)),
+        (Some(CancelReason::WorkerShutdown), Err(_)) => Some(Report::Failed {
+            failure: worker_shutdown_failure(),
+            last_heartbeat,
+        }),
+        (Some(_), Err(error)) if error.cancel_reason().is_some() => Some(Report::Canceled {
+            details: last_heartbeat,
+        }),
+        (_, Err(error)) => Some(Report::Failed {
+            failure: error.to_failure(),
+            last_heartbeat,
+        }),
     }
 }
 
-fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<String> {
+fn worker_shutdown_failure() -> crate::proto::Failure {
+    ActivityError::new("the worker shut down before the activity finished")
+        .with_type(failure_type::WORKER_SHUTDOWN)
+        .to_failure()
+}
+
+/// Start-to-close and heartbeat timeouts, plus sdk-core's 5 s buffer: past them the server
+/// has timed the attempt out, so it is cancelled locally with reason `TimedOut`.
+async fn with_local_timeouts(
+    run: impl std::future::Future<Output = Outcome>,
+    attempt: &Attempt,
+    (start_to_close, heartbeat_timeout): (Option<Duration>, Option<Duration>),
+    acked: &Notify,
+) -> Outcome {
+    tokio::pin!(run);
+    let began = tokio::time::Instant::now();
+    let hard_deadline = start_to_close.map(|timeout| began + timeout + LOCAL_TIMEOUT_BUFFER);
+    let heartbeat_window = heartbeat_timeout.map(|timeout| timeout + LOCAL_TIMEOUT_BUFFER);
+    let mut heartbeat_deadline = heartbeat_window.map(|window| began + window);
+    loop {
+        let Some(deadline) = hard_deadline.into_iter().chain(heartbeat_deadline).min() else {
+            return run.await;
+        };
+        tokio::select! {
+            outcome = &mut run => return outcome,
+            _ = tokio::time::sleep_until(deadline) => {
+                attempt.cancel(CancelReason::TimedOut);
+                return run.await;
+            }
+            _ = acked.notified() => {
+                heartbeat_deadline = heartbeat_window.map(|window| tokio::time::Instant::now() + window);
+            }
+        }
+    }
+}
+
+fn heartbeat_starter(
+    shared: &Arc<Shared>,
+    token: &[u8],
+    info: &ActivityInfo,
+    acked: &Arc<Notify>,
+) -> HeartbeatStarter {
+    let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
+    let interval = throttle_interval(info.heartbeat_timeout);
+    Box::new(move |attempt| {
+        let link = HeartbeatLink {
+            client: shared.client.clone(),
+            namespace: shared.options.namespace.clone(),
+            identity: shared.options.identity.clone(),
+            task_token: token.clone(),
+            interval,
+            acked: acked.clone(),
+            sent: shared.heartbeats_sent.clone(),
+        };
+        shared.control.spawn(heartbeat_loop(attempt, link));
+    })
+}
+
+/// Sends details recorded since the last heartbeat call, so the server has them before
+/// it hears of the cancellation.
+async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
+    let Some(details) = attempt.take_pending_heartbeat() else {
+        return;
+    };
+    let request = RecordActivityTaskHeartbeatRequest {
+        task_token: token.to_vec(),
+        details: Some(Payloads { payloads: vec![details] }),
+        identity: shared.options.identity.clone(),
+        namespace: shared.options.namespace.clone(),
+        ..Default::default()
+    };
+    shared.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
+    let mut client = shared.client.clone();
+    let _ = client
+        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
+        .await;
+}
+
+fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<(String, Arc<Attempt>)> {
     let mut outstanding = shared.outstanding.lock().unwrap();
-    let activity = outstanding.remove(token);
+    let entry = outstanding.remove(token);
     if outstanding.is_empty() {
         shared.all_reported.notify_waiters();
     }
-    activity
+    entry
 }
 
 /// Tells the server this worker is going away, so that it answers our open polls at once.
@@ -353,44 +489,46 @@ async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
     }
 }
 
-/// Waits for in-flight attempts until `deadline`, then reports the rest as retryable
-/// `WorkerShutdown` failures so that another worker can take them at once. Their threads
-/// are not killed; their late results are dropped.
+/// Waits for in-flight attempts until `deadline`, then cancels the rest with reason
+/// `WorkerShutdown`, gives them a moment to return, and reports those still running as
+/// retryable `WorkerShutdown` failures so that another worker takes them at once. Their
+/// threads are not killed; their late results are dropped.
 async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
-    loop {
-        let all_reported = shared.all_reported.notified();
-        if shared.outstanding.lock().unwrap().is_empty() {
-            return 0;
-        }
-        if tokio::time::timeout_at(deadline.into(), all_reported)
-            .await
-            .is_err()
-        {
-            break;
-        }
+    if wait_until_all_reported(shared, deadline).await {
+        return 0;
     }
-    let abandoned: Vec<(Vec<u8>, String)> = shared.outstanding.lock().unwrap().drain().collect();
+    for (_, attempt) in shared.outstanding.lock().unwrap().values() {
+        attempt.cancel(CancelReason::WorkerShutdown);
+    }
+    if wait_until_all_reported(shared, Instant::now() + CANCEL_WAIT).await {
+        return 0;
+    }
+    let abandoned: Vec<_> = shared.outstanding.lock().unwrap().drain().collect();
     let count = abandoned.len() as u64;
-    for (token, activity) in abandoned {
-        warn!(
-            activity,
-            "still running at the end of the grace period; reported as WorkerShutdown"
-        );
+    for (token, (activity, attempt)) in abandoned {
+        warn!(activity, "still running after the grace period; reported as WorkerShutdown");
         shared.failed.fetch_add(1, Ordering::Relaxed);
-        let failure = ActivityError::new("the worker shut down before the activity finished")
-            .with_type(failure_type::WORKER_SHUTDOWN);
+        let report = Report::Failed {
+            failure: worker_shutdown_failure(),
+            last_heartbeat: attempt.latest_heartbeat(),
+        };
         let reporter = shared.clone();
         shared.responses.spawn(async move {
-            respond(
-                &reporter.client,
-                &reporter.options.namespace,
-                &reporter.options.identity,
-                &activity,
-                token,
-                Err(failure),
-            )
-            .await;
+            reporter.reporter().report(&activity, token, report).await;
         });
     }
     count
+}
+
+/// True when no attempt is outstanding by `deadline`.
+async fn wait_until_all_reported(shared: &Shared, deadline: Instant) -> bool {
+    loop {
+        let all_reported = shared.all_reported.notified();
+        if shared.outstanding.lock().unwrap().is_empty() {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline.into(), all_reported).await.is_err() {
+            return shared.outstanding.lock().unwrap().is_empty();
+        }
+    }
 }

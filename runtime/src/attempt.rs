@@ -1,0 +1,144 @@
+//! The state one attempt shares between the activity's context and the worker:
+//! cancellation and the heartbeat details waiting to be sent.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::proto::Payload;
+
+/// Why an activity was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// A client or workflow asked for it (`RequestCancelActivityExecution`, a workflow's
+    /// cancel command); reported as Canceled.
+    CancelRequested,
+    /// The activity was paused on the server.
+    Paused,
+    /// The activity was reset on the server.
+    Reset,
+    /// The attempt outlived its start-to-close or heartbeat timeout; the server has
+    /// already timed it out, so nothing is reported.
+    TimedOut,
+    /// The server no longer knows the attempt; nothing is reported.
+    NotFound,
+    /// The worker shut down and the grace period ended; reported as a retryable
+    /// `WorkerShutdown` failure, so another worker takes it.
+    WorkerShutdown,
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CancelReason::CancelRequested => "cancel requested",
+            CancelReason::Paused => "paused",
+            CancelReason::Reset => "reset",
+            CancelReason::TimedOut => "timed out",
+            CancelReason::NotFound => "not found",
+            CancelReason::WorkerShutdown => "worker shutdown",
+        })
+    }
+}
+
+/// Starts whatever sends heartbeats for an attempt; called on the first heartbeat.
+pub(crate) type HeartbeatStarter = Box<dyn Fn(Arc<Attempt>) + Send + Sync>;
+
+pub(crate) struct Attempt {
+    cancel: CancellationToken,
+    reason: OnceLock<CancelReason>,
+    pub(crate) worker_shutdown: CancellationToken,
+    /// Cancelled when the attempt has returned; stops its heartbeat loop and timers.
+    pub(crate) finished: CancellationToken,
+    heartbeat: Mutex<HeartbeatState>,
+    pub(crate) heartbeat_ready: Notify,
+    starter: Option<HeartbeatStarter>,
+    me: std::sync::Weak<Attempt>,
+}
+
+#[derive(Default)]
+struct HeartbeatState {
+    /// Recorded, not yet sent.
+    pending: Option<Payload>,
+    /// The last recorded, sent or not: reported with a failure or a cancellation.
+    latest: Option<Payload>,
+    /// Every recorded heartbeat, kept only when there is no starter (tests).
+    recorded: Vec<Payload>,
+    started: bool,
+}
+
+impl fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attempt")
+            .field("cancel_reason", &self.cancel_reason())
+            .field("worker_shutdown", &self.worker_shutdown.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attempt {
+    /// `starter` is `None` outside a worker: heartbeats are then only recorded.
+    pub(crate) fn new(
+        worker_shutdown: CancellationToken,
+        starter: Option<HeartbeatStarter>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Attempt {
+            cancel: CancellationToken::new(),
+            reason: OnceLock::new(),
+            worker_shutdown,
+            finished: CancellationToken::new(),
+            heartbeat: Mutex::new(HeartbeatState::default()),
+            heartbeat_ready: Notify::new(),
+            starter,
+            me: me.clone(),
+        })
+    }
+
+    /// Cancels the attempt; the first reason given is the one that stays.
+    pub(crate) fn cancel(&self, reason: CancelReason) {
+        let _ = self.reason.set(reason);
+        self.cancel.cancel();
+    }
+
+    pub(crate) fn cancel_reason(&self) -> Option<CancelReason> {
+        self.reason.get().copied()
+    }
+
+    pub(crate) async fn cancelled(&self) -> CancelReason {
+        self.cancel.cancelled().await;
+        self.cancel_reason().expect("a reason is set before the token is cancelled")
+    }
+
+    pub(crate) fn record_heartbeat(&self, details: Payload) {
+        let start = {
+            let mut state = self.heartbeat.lock().unwrap();
+            state.latest = Some(details.clone());
+            if self.starter.is_none() {
+                state.recorded.push(details);
+                return;
+            }
+            state.pending = Some(details);
+            !std::mem::replace(&mut state.started, true)
+        };
+        if start {
+            if let (Some(starter), Some(me)) = (&self.starter, self.me.upgrade()) {
+                starter(me);
+            }
+        }
+        self.heartbeat_ready.notify_one();
+    }
+
+    pub(crate) fn take_pending_heartbeat(&self) -> Option<Payload> {
+        self.heartbeat.lock().unwrap().pending.take()
+    }
+
+    pub(crate) fn latest_heartbeat(&self) -> Option<Payload> {
+        self.heartbeat.lock().unwrap().latest.clone()
+    }
+
+    pub(crate) fn recorded_heartbeats(&self) -> Vec<Payload> {
+        self.heartbeat.lock().unwrap().recorded.clone()
+    }
+}

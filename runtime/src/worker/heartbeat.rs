@@ -1,0 +1,118 @@
+//! Sends an attempt's heartbeats, throttled as sdk-core throttles them.
+//!
+//! The first heartbeat goes out at once. While a call is in flight or the throttle window
+//! is open, newer details replace older ones; when the window closes, the latest details
+//! go out, or the loop waits for the next heartbeat, which then goes out at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tonic::Code;
+use tracing::{debug, warn};
+
+use super::respond::{with_deadline, CALL_DEADLINE};
+use crate::attempt::{Attempt, CancelReason};
+use crate::connection::ServiceClient;
+use crate::proto::service::RecordActivityTaskHeartbeatRequest;
+use crate::proto::{Payload, Payloads};
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// `0.8 × heartbeat timeout`, or 30 s without one, and never more than 60 s.
+pub(crate) fn throttle_interval(heartbeat_timeout: Option<Duration>) -> Duration {
+    heartbeat_timeout
+        .map_or(DEFAULT_INTERVAL, |timeout| timeout.mul_f64(0.8))
+        .min(MAX_INTERVAL)
+}
+
+/// What a heartbeat loop needs from its worker.
+pub(crate) struct HeartbeatLink {
+    pub(crate) client: ServiceClient,
+    pub(crate) namespace: String,
+    pub(crate) identity: String,
+    pub(crate) task_token: Vec<u8>,
+    pub(crate) interval: Duration,
+    /// Notified after each heartbeat the server accepted (resets the local timeout).
+    pub(crate) acked: Arc<Notify>,
+    /// Heartbeat calls sent by this worker, for its report.
+    pub(crate) sent: Arc<AtomicU64>,
+}
+
+pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
+    loop {
+        tokio::select! {
+            _ = attempt.heartbeat_ready.notified() => {}
+            _ = attempt.finished.cancelled() => return,
+        }
+        let Some(details) = attempt.take_pending_heartbeat() else {
+            continue;
+        };
+        if !send(&attempt, &link, details).await {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(link.interval) => {}
+            _ = attempt.finished.cancelled() => return,
+        }
+    }
+}
+
+/// Sends one heartbeat and acts on the answer; false when the attempt is gone.
+async fn send(attempt: &Attempt, link: &HeartbeatLink, details: Payload) -> bool {
+    let request = RecordActivityTaskHeartbeatRequest {
+        task_token: link.task_token.clone(),
+        details: Some(Payloads { payloads: vec![details] }),
+        identity: link.identity.clone(),
+        namespace: link.namespace.clone(),
+        ..Default::default()
+    };
+    link.sent.fetch_add(1, Ordering::Relaxed);
+    let mut client = link.client.clone();
+    match client
+        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
+        .await
+    {
+        Ok(response) => {
+            let response = response.into_inner();
+            link.acked.notify_one();
+            // sdk-core's priority: cancelled, then reset, then paused.
+            let reason = if response.cancel_requested {
+                Some(CancelReason::CancelRequested)
+            } else if response.activity_reset {
+                Some(CancelReason::Reset)
+            } else if response.activity_paused {
+                Some(CancelReason::Paused)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                debug!(%reason, "the server cancelled the activity");
+                attempt.cancel(reason);
+            }
+            true
+        }
+        Err(status) if status.code() == Code::NotFound => {
+            attempt.cancel(CancelReason::NotFound);
+            false
+        }
+        Err(status) => {
+            warn!(%status, "heartbeat failed");
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_follows_sdk_core() {
+        assert_eq!(throttle_interval(Some(Duration::from_secs(2))), Duration::from_millis(1600));
+        assert_eq!(throttle_interval(None), Duration::from_secs(30));
+        assert_eq!(throttle_interval(Some(Duration::from_secs(600))), Duration::from_secs(60));
+    }
+}
