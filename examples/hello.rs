@@ -25,7 +25,10 @@ fn count_primes(ctx: &ActivityContext, below: u64) -> Result<u64, ActivityError>
             .with_type("TooLarge")
             .non_retryable());
     }
-    tracing::info!(attempt = ctx.info().attempt, "counting primes below {below}");
+    tracing::info!(
+        attempt = ctx.info().attempt,
+        "counting primes below {below}"
+    );
     Ok((2..below).filter(|&n| is_prime(n)).count() as u64)
 }
 

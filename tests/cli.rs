@@ -16,9 +16,17 @@ use common::{client, server, start_once, task_queue};
 
 /// `cargo test` builds the examples next to the test binaries' `deps/` folder.
 fn example(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_owned();
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
     let path = deps.parent().unwrap().join("examples").join(name);
-    assert!(path.exists(), "{} is missing: run `cargo test --all-targets`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --all-targets`",
+        path.display()
+    );
     path
 }
 
@@ -63,7 +71,10 @@ impl WorkerProcess {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the worker did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not exit after SIGTERM"
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }
@@ -106,13 +117,22 @@ fn temporal_cli(address: &str, args: &[&str]) -> String {
 
 #[test]
 fn list_prints_each_activity_with_kind_and_location() {
-    let output = Command::new(example("hello")).arg("--list").output().unwrap();
+    let output = Command::new(example("hello"))
+        .arg("--list")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let listing = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), 3, "{listing}");
-    assert!(lines[0].starts_with("compose_greeting\tsync\thello::greet\texamples/hello.rs:"), "{listing}");
-    assert!(lines[2].starts_with("delayed_echo\tasync\thello::delayed_echo\texamples/hello.rs:"), "{listing}");
+    assert!(
+        lines[0].starts_with("compose_greeting\tsync\thello::greet\texamples/hello.rs:"),
+        "{listing}"
+    );
+    assert!(
+        lines[2].starts_with("delayed_echo\tasync\thello::delayed_echo\texamples/hello.rs:"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -124,9 +144,20 @@ fn the_temporal_cli_calls_a_main_macro_worker() {
 
     let greeting = temporal_cli(
         &address,
-        &["activity", "execute", "--type", "compose_greeting", "--task-queue", &queue,
-          "--activity-id", &format!("{queue}-greet"), "--start-to-close-timeout", "30s",
-          "--input", "\"Ada\""],
+        &[
+            "activity",
+            "execute",
+            "--type",
+            "compose_greeting",
+            "--task-queue",
+            &queue,
+            "--activity-id",
+            &format!("{queue}-greet"),
+            "--start-to-close-timeout",
+            "30s",
+            "--input",
+            "\"Ada\"",
+        ],
     );
     assert!(greeting.contains("COMPLETED"), "{greeting}");
     assert!(greeting.contains("\"Hello, Ada!\""), "{greeting}");
@@ -134,9 +165,22 @@ fn the_temporal_cli_calls_a_main_macro_worker() {
     // Two `--input`s: one payload per argument, into an async activity.
     let echo = temporal_cli(
         &address,
-        &["activity", "execute", "--type", "delayed_echo", "--task-queue", &queue,
-          "--activity-id", &format!("{queue}-echo"), "--start-to-close-timeout", "30s",
-          "--input", "\"hi there\"", "--input", "10"],
+        &[
+            "activity",
+            "execute",
+            "--type",
+            "delayed_echo",
+            "--task-queue",
+            &queue,
+            "--activity-id",
+            &format!("{queue}-echo"),
+            "--start-to-close-timeout",
+            "30s",
+            "--input",
+            "\"hi there\"",
+            "--input",
+            "10",
+        ],
     );
     assert!(echo.contains("\"hi there\""), "{echo}");
 
@@ -148,18 +192,34 @@ fn the_temporal_cli_calls_a_main_macro_worker() {
 async fn sigterm_lets_an_in_flight_activity_finish_within_the_grace() {
     let address = server().address();
     let queue = task_queue("graceful");
-    let mut worker =
-        WorkerProcess::spawn(&["--address", &address, "--task-queue", &queue, "--shutdown-grace", "10"]);
+    let mut worker = WorkerProcess::spawn(&[
+        "--address",
+        &address,
+        "--task-queue",
+        &queue,
+        "--shutdown-grace",
+        "10",
+    ]);
     worker.wait_for_log("legwork worker serving");
     let client = client().await;
 
-    let echo = start_once(&client, StartActivity::new("delayed_echo", &queue).arg(&"late").arg(&1500)).await;
+    let echo = start_once(
+        &client,
+        StartActivity::new("delayed_echo", &queue)
+            .arg(&"late")
+            .arg(&1500),
+    )
+    .await;
     wait_until_started(&echo).await;
 
     let status = worker.terminate();
     assert_eq!(status.code(), Some(0));
     worker.wait_for_log("shutdown begun");
-    assert_eq!(echo.result::<String>().await.unwrap(), "late", "it completed during the grace");
+    assert_eq!(
+        echo.result::<String>().await.unwrap(),
+        "late",
+        "it completed during the grace"
+    );
 }
 
 async fn wait_until_started(handle: &legwork::client::ActivityHandle) {
@@ -175,12 +235,31 @@ fn dev_flag_serves_against_its_own_dev_server() {
     let queue = task_queue("dev");
     let mut worker = WorkerProcess::spawn(&["--dev", "--task-queue", &queue]);
     let line = worker.wait_for_log("dev server started");
-    let address = line.rsplit("address=").next().unwrap().split_whitespace().next().unwrap().to_owned();
+    let address = line
+        .rsplit("address=")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     worker.wait_for_log("legwork worker serving");
     let greeting = temporal_cli(
         &address,
-        &["activity", "execute", "--type", "compose_greeting", "--task-queue", &queue,
-          "--activity-id", "dev-greet", "--start-to-close-timeout", "30s", "--input", "\"Dev\""],
+        &[
+            "activity",
+            "execute",
+            "--type",
+            "compose_greeting",
+            "--task-queue",
+            &queue,
+            "--activity-id",
+            "dev-greet",
+            "--start-to-close-timeout",
+            "30s",
+            "--input",
+            "\"Dev\"",
+        ],
     );
     assert!(greeting.contains("\"Hello, Dev!\""), "{greeting}");
     assert_eq!(worker.terminate().code(), Some(0));

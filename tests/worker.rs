@@ -32,7 +32,10 @@ fn sync_thread_name(ctx: &ActivityContext) -> String {
 #[activity(async)]
 async fn async_thread_name(ctx: &ActivityContext) -> String {
     tokio::task::yield_now().await;
-    assert!(ctx.info().activity_run_id.is_some(), "standalone activities have a run id");
+    assert!(
+        ctx.info().activity_run_id.is_some(),
+        "standalone activities have a run id"
+    );
     thread::current().name().unwrap_or("").to_owned()
 }
 
@@ -52,7 +55,10 @@ static GROUPS: Mutex<Option<HashMap<String, (usize, usize)>>> = Mutex::new(None)
 
 fn group_update(group: &str, change: isize) -> usize {
     let mut groups = GROUPS.lock().unwrap();
-    let entry = groups.get_or_insert_with(HashMap::new).entry(group.to_owned()).or_default();
+    let entry = groups
+        .get_or_insert_with(HashMap::new)
+        .entry(group.to_owned())
+        .or_default();
     entry.0 = entry.0.checked_add_signed(change).unwrap();
     entry.1 = entry.1.max(entry.0);
     entry.1
@@ -76,7 +82,11 @@ struct FailureSpec {
 #[activity]
 fn fail_as(spec: FailureSpec) -> Result<(), ActivityError> {
     let error = ActivityError::new(spec.message).with_type(spec.error_type);
-    Err(if spec.non_retryable { error.non_retryable() } else { error })
+    Err(if spec.non_retryable {
+        error.non_retryable()
+    } else {
+        error
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +110,16 @@ async fn sync_and_async_activities_return_their_results() {
     let client = client().await;
 
     let sum = start_once(&client, StartActivity::new("add", &queue).arg(&40).arg(&2)).await;
-    let greeting = start_once(&client, StartActivity::new("compose_greeting", &queue).arg(&"Ada")).await;
-    let doubled =
-        start_once(&client, StartActivity::new("async_double", &queue).arg(&vec![1, 2, 3])).await;
+    let greeting = start_once(
+        &client,
+        StartActivity::new("compose_greeting", &queue).arg(&"Ada"),
+    )
+    .await;
+    let doubled = start_once(
+        &client,
+        StartActivity::new("async_double", &queue).arg(&vec![1, 2, 3]),
+    )
+    .await;
     let reversed = start_once(
         &client,
         StartActivity::new("reverse_bytes", &queue).arg_payload(bytes_payload(&[1, 2, 0xff])),
@@ -134,8 +151,14 @@ async fn sync_activities_run_on_pool_threads_and_async_ones_do_not() {
 
     let sync_thread = sync.result::<String>().await.unwrap();
     let async_thread = asynchronous.result::<String>().await.unwrap();
-    assert!(sync_thread.starts_with("legwork-blocking-"), "sync ran on {sync_thread:?}");
-    assert!(async_thread.starts_with("legwork-async-"), "async ran on {async_thread:?}");
+    assert!(
+        sync_thread.starts_with("legwork-blocking-"),
+        "sync ran on {sync_thread:?}"
+    );
+    assert!(
+        async_thread.starts_with("legwork-async-"),
+        "async ran on {async_thread:?}"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +172,9 @@ async fn blocking_threads_bound_how_many_sync_activities_run_at_once() {
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..8 {
-        let start = StartActivity::new("sleep_in_group", &queue).arg(&queue).arg(&1000u64);
+        let start = StartActivity::new("sleep_in_group", &queue)
+            .arg(&queue)
+            .arg(&1000u64);
         handles.push(start_once(&client, start).await);
     }
     let mut peaks = Vec::new();
@@ -157,8 +182,14 @@ async fn blocking_threads_bound_how_many_sync_activities_run_at_once() {
         peaks.push(handle.result::<usize>().await.unwrap());
     }
     let peak = peaks.into_iter().max().unwrap();
-    assert_eq!(peak, 4, "never more than 4 at once, and the pool was used in full");
-    assert!(started.elapsed() >= Duration::from_secs(2), "eight 1 s sleeps on 4 threads take two rounds");
+    assert_eq!(
+        peak, 4,
+        "never more than 4 at once, and the pool was used in full"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "eight 1 s sleeps on 4 threads take two rounds"
+    );
 }
 
 #[tokio::test]
@@ -168,43 +199,81 @@ async fn failures_reach_the_server_and_the_worker_keeps_serving() {
     let client = client().await;
 
     let spec = serde_json::json!({"message": "no such image", "error_type": "MissingImage", "non_retryable": true});
-    let failed = failure_of(&start_once(&client, StartActivity::new("fail_as", &queue).arg(&spec)).await).await;
+    let failed =
+        failure_of(&start_once(&client, StartActivity::new("fail_as", &queue).arg(&spec)).await)
+            .await;
     let app = failed.application().expect("an application failure");
     assert_eq!(app.message, "no such image");
     assert_eq!(app.failure_type.as_deref(), Some("MissingImage"));
     assert!(app.non_retryable);
 
     let std_error = failure_of(
-        &start_once(&client, StartActivity::new("fail_with_std_error", &queue).arg(&"/dev/sda")).await,
+        &start_once(
+            &client,
+            StartActivity::new("fail_with_std_error", &queue).arg(&"/dev/sda"),
+        )
+        .await,
     )
     .await;
     let app = std_error.application().unwrap();
-    assert_eq!((app.failure_type.as_deref(), app.message.as_str()), (Some("DiskFull"), "disk full on /dev/sda"));
+    assert_eq!(
+        (app.failure_type.as_deref(), app.message.as_str()),
+        (Some("DiskFull"), "disk full on /dev/sda")
+    );
     assert!(!app.non_retryable);
 
-    let unknown = failure_of(&start_once(&client, StartActivity::new("no_such_activity", &queue)).await).await;
+    let unknown =
+        failure_of(&start_once(&client, StartActivity::new("no_such_activity", &queue)).await)
+            .await;
     let app = unknown.application().unwrap();
     assert_eq!(app.failure_type.as_deref(), Some("NotFoundError"));
     assert!(app.message.contains("no_such_activity"), "{}", app.message);
-    assert!(app.message.contains("add, async_double, async_thread_name, compose_greeting"), "{}", app.message);
+    assert!(
+        app.message
+            .contains("add, async_double, async_thread_name, compose_greeting"),
+        "{}",
+        app.message
+    );
 
-    let panicked = failure_of(&start_once(&client, StartActivity::new("explode", &queue).arg(&"kaboom")).await).await;
+    let panicked = failure_of(
+        &start_once(
+            &client,
+            StartActivity::new("explode", &queue).arg(&"kaboom"),
+        )
+        .await,
+    )
+    .await;
     let app = panicked.application().unwrap();
     assert_eq!(app.failure_type.as_deref(), Some("PanicError"));
     assert!(app.message.contains("kaboom"), "{}", app.message);
 
-    let malformed =
-        failure_of(&start_once(&client, StartActivity::new("add", &queue).arg(&"forty").arg(&2)).await).await;
+    let malformed = failure_of(
+        &start_once(
+            &client,
+            StartActivity::new("add", &queue).arg(&"forty").arg(&2),
+        )
+        .await,
+    )
+    .await;
     let app = malformed.application().unwrap();
     assert_eq!(app.failure_type.as_deref(), Some("PayloadDecodeError"));
     assert!(app.non_retryable);
-    assert!(app.message.starts_with("activity `add` could not decode argument 0 (`a`): invalid type"), "{}", app.message);
+    assert!(
+        app.message
+            .starts_with("activity `add` could not decode argument 0 (`a`): invalid type"),
+        "{}",
+        app.message
+    );
 
-    let wrong_count = failure_of(&start_once(&client, StartActivity::new("add", &queue).arg(&1)).await).await;
+    let wrong_count =
+        failure_of(&start_once(&client, StartActivity::new("add", &queue).arg(&1)).await).await;
     let app = wrong_count.application().unwrap();
     assert_eq!(app.failure_type.as_deref(), Some("ArgumentCountError"));
     assert!(app.non_retryable);
-    assert_eq!(app.message, "activity `add` takes 2 arguments (a, b) but was given 1");
+    assert_eq!(
+        app.message,
+        "activity `add` takes 2 arguments (a, b) but was given 1"
+    );
 
     // The worker lived through all of that.
     let sum = start_once(&client, StartActivity::new("add", &queue).arg(&1).arg(&2)).await;

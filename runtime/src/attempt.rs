@@ -108,7 +108,8 @@ impl Attempt {
 
     pub(crate) async fn cancelled(&self) -> CancelReason {
         self.cancel.cancelled().await;
-        self.cancel_reason().expect("a reason is set before the token is cancelled")
+        self.cancel_reason()
+            .expect("a reason is set before the token is cancelled")
     }
 
     pub(crate) fn record_heartbeat(&self, details: Payload) {

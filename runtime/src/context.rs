@@ -152,7 +152,9 @@ struct Inner {
 
 impl ActivityContext {
     pub(crate) fn new(info: ActivityInfo, attempt: Arc<Attempt>) -> Self {
-        ActivityContext { inner: Arc::new(Inner { info, attempt }) }
+        ActivityContext {
+            inner: Arc::new(Inner { info, attempt }),
+        }
     }
 
     /// Facts about this attempt.

@@ -446,7 +446,9 @@ fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
                 std::thread::park();
             }
         })?;
-    receiver.recv().expect("the keeper thread sends the spawn result")
+    receiver
+        .recv()
+        .expect("the keeper thread sends the spawn result")
 }
 
 #[cfg(not(target_os = "linux"))]

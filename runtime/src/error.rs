@@ -79,8 +79,8 @@ impl ActivityError {
     ///
     /// [`ActivityContext::heartbeat`]: crate::ActivityContext::heartbeat
     pub fn cancelled(reason: CancelReason) -> Self {
-        let mut error = ActivityError::new(format!("activity cancelled: {reason}"))
-            .with_type("CancelledError");
+        let mut error =
+            ActivityError::new(format!("activity cancelled: {reason}")).with_type("CancelledError");
         error.cancelled = Some(reason);
         error
     }
@@ -104,8 +104,14 @@ impl ActivityError {
     /// Attaches details that a workflow or client can read from the failure.
     pub fn with_details<T: Serialize + ?Sized>(mut self, details: &T) -> Self {
         match encode_json(details) {
-            Ok(payload) => self.details = Some(Payloads { payloads: vec![payload] }),
-            Err(error) => self.message.push_str(&format!(" (details not encodable: {error})")),
+            Ok(payload) => {
+                self.details = Some(Payloads {
+                    payloads: vec![payload],
+                })
+            }
+            Err(error) => self
+                .message
+                .push_str(&format!(" (details not encodable: {error})")),
         }
         self
     }

@@ -20,8 +20,8 @@ pub mod worker;
 #[doc(hidden)]
 pub mod __private;
 
-pub use connection::ConnectError;
 pub use attempt::CancelReason;
+pub use connection::ConnectError;
 pub use context::{ActivityContext, ActivityInfo, RetryPolicy};
 pub use error::ActivityError;
 pub use payload::DecodeError;

@@ -12,7 +12,7 @@ pub use temporalio_protos::protos::temporal::api::enums::v1::{
 pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure,
 };
+pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::TaskQueue;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1 as service;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
-pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;

@@ -68,7 +68,11 @@ impl ActivityEnvironment {
             ..ActivityInfo::default()
         };
         let shutdown = CancellationToken::new();
-        ActivityEnvironment { info, attempt: Attempt::new(shutdown.clone(), None), shutdown }
+        ActivityEnvironment {
+            info,
+            attempt: Attempt::new(shutdown.clone(), None),
+            shutdown,
+        }
     }
 
     /// Replaces the info the activity sees (its `activity_type` is set by `run`).

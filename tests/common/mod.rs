@@ -25,7 +25,11 @@ pub fn server() -> &'static DevServer {
 /// A task queue no other test uses.
 pub fn task_queue(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn worker_options(task_queue: &str) -> WorkerOptions {
@@ -48,7 +52,11 @@ pub async fn client() -> Client {
 /// Starts `activity` once, without retries, and returns its handle.
 pub async fn start_once(client: &Client, start: StartActivity) -> ActivityHandle {
     client
-        .start_activity(start.max_attempts(1).start_to_close_timeout(Duration::from_secs(30)))
+        .start_activity(
+            start
+                .max_attempts(1)
+                .start_to_close_timeout(Duration::from_secs(30)),
+        )
         .await
         .expect("the activity starts")
 }

@@ -29,7 +29,9 @@ impl Executors {
                 let (sender, receiver) = oneshot::channel();
                 self.blocking.execute(move || {
                     let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args)))
-                        .unwrap_or_else(|panic| Err(ActivityError::from_panic(descriptor.name, &*panic)));
+                        .unwrap_or_else(|panic| {
+                            Err(ActivityError::from_panic(descriptor.name, &*panic))
+                        });
                     let _ = sender.send(outcome);
                 });
                 receiver
@@ -40,9 +42,10 @@ impl Executors {
                 let task = self.event_loop.spawn(run_async(invoke, ctx, args));
                 match task.await {
                     Ok(outcome) => outcome,
-                    Err(error) if error.is_panic() => {
-                        Err(ActivityError::from_panic(descriptor.name, &*error.into_panic()))
-                    }
+                    Err(error) if error.is_panic() => Err(ActivityError::from_panic(
+                        descriptor.name,
+                        &*error.into_panic(),
+                    )),
                     Err(error) => Err(ActivityError::new(format!(
                         "the activity was aborted: {error}"
                     ))),

@@ -64,7 +64,9 @@ pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
 async fn send(attempt: &Attempt, link: &HeartbeatLink, details: Payload) -> bool {
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
-        details: Some(Payloads { payloads: vec![details] }),
+        details: Some(Payloads {
+            payloads: vec![details],
+        }),
         identity: link.identity.clone(),
         namespace: link.namespace.clone(),
         ..Default::default()
@@ -111,8 +113,14 @@ mod tests {
 
     #[test]
     fn interval_follows_sdk_core() {
-        assert_eq!(throttle_interval(Some(Duration::from_secs(2))), Duration::from_millis(1600));
+        assert_eq!(
+            throttle_interval(Some(Duration::from_secs(2))),
+            Duration::from_millis(1600)
+        );
         assert_eq!(throttle_interval(None), Duration::from_secs(30));
-        assert_eq!(throttle_interval(Some(Duration::from_secs(600))), Duration::from_secs(60));
+        assert_eq!(
+            throttle_interval(Some(Duration::from_secs(600))),
+            Duration::from_secs(60)
+        );
     }
 }

@@ -36,7 +36,9 @@ pub(crate) enum Report {
 }
 
 fn payloads(payload: Option<Payload>) -> Option<Payloads> {
-    payload.map(|payload| Payloads { payloads: vec![payload] })
+    payload.map(|payload| Payloads {
+        payloads: vec![payload],
+    })
 }
 
 /// Who is reporting: the worker's connection and identity.
@@ -65,7 +67,10 @@ impl Reporter<'_> {
                 })
                 .await
             }
-            Report::Failed { failure, last_heartbeat } => {
+            Report::Failed {
+                failure,
+                last_heartbeat,
+            } => {
                 let request = RespondActivityTaskFailedRequest {
                     task_token,
                     failure: Some(failure),
@@ -110,7 +115,12 @@ impl Reporter<'_> {
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         retry::CALL
-            .retry(|| rpc(self.client.clone(), with_deadline(request.clone(), CALL_DEADLINE)))
+            .retry(|| {
+                rpc(
+                    self.client.clone(),
+                    with_deadline(request.clone(), CALL_DEADLINE),
+                )
+            })
             .await
             .map(drop)
     }

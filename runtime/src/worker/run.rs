@@ -13,25 +13,25 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use super::dispatch::{not_found, Executors};
-use super::pool::BlockingPool;
 use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
+use super::pool::BlockingPool;
 use super::respond::{with_deadline, Report, Reporter, CALL_DEADLINE};
-use super::{retry, Ready, WorkerOptions};
-use crate::connection::{connect, ServiceClient};
-use crate::proto::service::DescribeNamespaceRequest;
-use crate::proto::Capabilities;
 use super::WorkerError;
+use super::{retry, Ready, WorkerOptions};
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
+use crate::connection::{connect, ServiceClient};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
+use crate::proto::service::DescribeNamespaceRequest;
 use crate::proto::service::{
     PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
     RecordActivityTaskHeartbeatRequest, ShutdownWorkerRequest,
 };
+use crate::proto::Capabilities;
 use crate::proto::Payloads;
-use crate::registry::Outcome;
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueType};
+use crate::registry::Outcome;
 use crate::registry::Registry;
 
 /// The server answers an idle long poll after about 60 s; sdk-core allows 70.
@@ -300,7 +300,8 @@ async fn handle_task(
     task: PollActivityTaskQueueResponse,
     permit: OwnedSemaphorePermit,
 ) {
-    let info = ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
+    let info =
+        ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
     let activity = info.activity_type.clone();
     let token = task.task_token;
     let acked = Arc::new(Notify::new());
@@ -436,7 +437,9 @@ async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
     };
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: token.to_vec(),
-        details: Some(Payloads { payloads: vec![details] }),
+        details: Some(Payloads {
+            payloads: vec![details],
+        }),
         identity: shared.options.identity.clone(),
         namespace: shared.options.namespace.clone(),
         ..Default::default()
@@ -478,11 +481,13 @@ async fn shutdown_worker(shared: &Shared) {
 }
 
 async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
-    let wait = if shared.polls_complete_on_shutdown { POLL_DRAIN } else { Duration::ZERO };
-    let drained = tokio::time::timeout(wait, async {
-        while pollers.join_next().await.is_some() {}
-    })
-    .await;
+    let wait = if shared.polls_complete_on_shutdown {
+        POLL_DRAIN
+    } else {
+        Duration::ZERO
+    };
+    let drained =
+        tokio::time::timeout(wait, async { while pollers.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         shared.stop_polling.cancel();
         while pollers.join_next().await.is_some() {}
@@ -506,7 +511,10 @@ async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
     let abandoned: Vec<_> = shared.outstanding.lock().unwrap().drain().collect();
     let count = abandoned.len() as u64;
     for (token, (activity, attempt)) in abandoned {
-        warn!(activity, "still running after the grace period; reported as WorkerShutdown");
+        warn!(
+            activity,
+            "still running after the grace period; reported as WorkerShutdown"
+        );
         shared.failed.fetch_add(1, Ordering::Relaxed);
         let report = Report::Failed {
             failure: worker_shutdown_failure(),
@@ -527,7 +535,10 @@ async fn wait_until_all_reported(shared: &Shared, deadline: Instant) -> bool {
         if shared.outstanding.lock().unwrap().is_empty() {
             return true;
         }
-        if tokio::time::timeout_at(deadline.into(), all_reported).await.is_err() {
+        if tokio::time::timeout_at(deadline.into(), all_reported)
+            .await
+            .is_err()
+        {
             return shared.outstanding.lock().unwrap().is_empty();
         }
     }
