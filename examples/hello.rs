@@ -33,7 +33,9 @@ fn count_primes(ctx: &ActivityContext, below: u64) -> Result<u64, ActivityError>
 }
 
 fn is_prime(n: u64) -> bool {
-    (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    (2..)
+        .take_while(|d| d * d <= n)
+        .all(|d| !n.is_multiple_of(d))
 }
 
 /// `async fn`: runs on the event loop, so it must never block; it awaits instead.

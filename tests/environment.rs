@@ -20,9 +20,7 @@ fn count_to(ctx: &ActivityContext, to: u32) -> Result<u32, ActivityError> {
 fn until_cancelled(ctx: &ActivityContext) -> Result<String, ActivityError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if let Err(error) = ctx.heartbeat(&"alive") {
-            return Err(error);
-        }
+        ctx.heartbeat(&"alive")?;
         thread::sleep(Duration::from_millis(5));
     }
     Ok("never cancelled".to_owned())

@@ -151,7 +151,14 @@ struct Inner {
 }
 
 impl ActivityContext {
-    pub(crate) fn new(info: ActivityInfo, attempt: Arc<Attempt>) -> Self {
+    /// A context for calling an activity function directly, outside a worker: never
+    /// cancelled, heartbeats kept in memory. To cancel it or read its heartbeats, use
+    /// `legwork::testing::ActivityEnvironment` instead.
+    pub fn new(info: ActivityInfo) -> Self {
+        Self::with_attempt(info, Attempt::new(Default::default(), None))
+    }
+
+    pub(crate) fn with_attempt(info: ActivityInfo, attempt: Arc<Attempt>) -> Self {
         ActivityContext {
             inner: Arc::new(Inner { info, attempt }),
         }

@@ -156,6 +156,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the double borrow is what selects the codec
     fn probe_picks_binary_plain_for_byte_vectors_only() {
         let bytes = (&&Probe::<Vec<u8>>::new()).encoder()(vec![0xde, 0xad]).unwrap();
         assert_eq!(encoding_of(&bytes), BINARY_PLAIN);

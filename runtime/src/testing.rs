@@ -108,7 +108,7 @@ impl ActivityEnvironment {
 
     /// A context for calling an activity function directly.
     pub fn context(&self) -> ActivityContext {
-        ActivityContext::new(self.info.clone(), self.attempt.clone())
+        ActivityContext::with_attempt(self.info.clone(), self.attempt.clone())
     }
 
     /// Runs the registered activity `name` to its end, on this thread for a sync activity
@@ -124,7 +124,7 @@ impl ActivityEnvironment {
         };
         let mut info = self.info.clone();
         info.activity_type = name.to_owned();
-        let ctx = ActivityContext::new(info, self.attempt.clone());
+        let ctx = ActivityContext::with_attempt(info, self.attempt.clone());
         let args = Args::new(descriptor.name, args);
         let outcome = match descriptor.invoker {
             Invoker::Sync(invoke) => catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args))),

@@ -27,7 +27,7 @@ pub(crate) fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
 pub(crate) enum Report {
     Completed(Payload),
     Failed {
-        failure: Failure,
+        failure: Box<Failure>,
         last_heartbeat: Option<Payload>,
     },
     Canceled {
@@ -73,7 +73,7 @@ impl Reporter<'_> {
             } => {
                 let request = RespondActivityTaskFailedRequest {
                     task_token,
-                    failure: Some(failure),
+                    failure: Some(*failure),
                     last_heartbeat_details: payloads(last_heartbeat),
                     identity,
                     namespace,

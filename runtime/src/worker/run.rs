@@ -62,6 +62,10 @@ pub struct WorkerReport {
     pub heartbeats_sent: u64,
 }
 
+type TaskToken = Vec<u8>;
+/// An attempt not yet reported: its activity type and shared state.
+type Outstanding = (String, Arc<Attempt>);
+
 struct Shared {
     options: WorkerOptions,
     registry: Registry,
@@ -71,7 +75,7 @@ struct Shared {
     shutdown: CancellationToken,
     stop_polling: CancellationToken,
     /// Attempts not yet reported, by task token. Whoever removes a token reports it.
-    outstanding: Mutex<HashMap<Vec<u8>, (String, Arc<Attempt>)>>,
+    outstanding: Mutex<HashMap<TaskToken, Outstanding>>,
     control: tokio::runtime::Handle,
     all_reported: Notify,
     responses: TaskTracker,
@@ -319,7 +323,7 @@ async fn handle_task(
         Some(descriptor) => {
             let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
-            let ctx = ActivityContext::new(info, attempt.clone());
+            let ctx = ActivityContext::with_attempt(info, attempt.clone());
             let run = shared
                 .executors
                 .run(descriptor, ctx, Args::new(descriptor.name, payloads));
@@ -358,14 +362,14 @@ fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
         (Some(CancelReason::TimedOut | CancelReason::NotFound), _) => None,
         (_, Ok(payload)) => Some(Report::Completed(payload)),
         (Some(CancelReason::WorkerShutdown), Err(_)) => Some(Report::Failed {
-            failure: worker_shutdown_failure(),
+            failure: Box::new(worker_shutdown_failure()),
             last_heartbeat,
         }),
         (Some(_), Err(error)) if error.cancel_reason().is_some() => Some(Report::Canceled {
             details: last_heartbeat,
         }),
         (_, Err(error)) => Some(Report::Failed {
-            failure: error.to_failure(),
+            failure: Box::new(error.to_failure()),
             last_heartbeat,
         }),
     }
@@ -451,7 +455,7 @@ async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
         .await;
 }
 
-fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<(String, Arc<Attempt>)> {
+fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<Outstanding> {
     let mut outstanding = shared.outstanding.lock().unwrap();
     let entry = outstanding.remove(token);
     if outstanding.is_empty() {
@@ -517,7 +521,7 @@ async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
         );
         shared.failed.fetch_add(1, Ordering::Relaxed);
         let report = Report::Failed {
-            failure: worker_shutdown_failure(),
+            failure: Box::new(worker_shutdown_failure()),
             last_heartbeat: attempt.latest_heartbeat(),
         };
         let reporter = shared.clone();
