@@ -36,6 +36,47 @@ mod activity;
 /// `name = "..."`, and `allow_blocking` (only with `async`).
 ///
 /// The function itself is left untouched, so it can still be called directly in tests.
+///
+/// # Blocking calls in an `async fn`
+///
+/// An `async fn` activity shares its event-loop thread with other activities, so a call
+/// that blocks the thread is a compile error on that call, which says how to fix it:
+///
+/// ```compile_fail
+/// # use legwork_macros as legwork;
+/// use legwork::activity;
+///
+/// #[activity(async)]
+/// async fn nap(seconds: u64) {
+///     // error: `std::thread::sleep` blocks the event loop thread; make this a plain
+///     // `#[activity]` fn, wrap the call in `legwork::run_blocking(|| ...).await`, or opt
+///     // out with `#[activity(async, allow_blocking)]`
+///     std::thread::sleep(std::time::Duration::from_secs(seconds));
+/// }
+/// # fn main() {}
+/// ```
+///
+/// The check reads the body's syntax, as written or imported by a `use` inside the body:
+///
+/// - `std::thread::{sleep, park, park_timeout, scope}` (`thread::` is taken for
+///   `std::thread`, and a bare `sleep` only counts after `use std::thread::sleep`);
+/// - the functions of `std::fs`, and `std::fs::File::{open, create, create_new}`,
+///   `std::fs::OpenOptions::new()...open(..)`;
+/// - `std::net::TcpStream::connect`, `std::net::{TcpListener, UdpSocket}::bind`;
+/// - `.output()` and `.status()` of a `std::process::Command`;
+/// - anything under `reqwest::blocking`;
+/// - `.join()` of a `std::thread::spawn(..)` handle, directly or through a `let`;
+/// - `std::io::stdin()` reads (`read_line`, `read_to_string`, `read_to_end`).
+///
+/// Names that may be tokio's as well (`fs::read`, `File::open`, `Command::new`,
+/// `TcpStream::connect`, `sleep`) count only when the body shows they are std's: a
+/// module-level `use std::fs;` is invisible to the macro, so `fs::read(..)` there is not
+/// caught. A call directly followed by `.await` is never flagged, nor is anything inside
+/// a closure passed to `run_blocking`, `spawn_blocking`, `block_in_place` or
+/// `std::thread::spawn`, nor inside nested items.
+///
+/// `#[activity(async, allow_blocking)]` turns the check off, for an author who knows the
+/// call is brief.
 #[proc_macro_attribute]
 pub fn activity(args: TokenStream, item: TokenStream) -> TokenStream {
     activity::expand(args.into(), item.into()).into()

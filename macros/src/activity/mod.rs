@@ -1,6 +1,7 @@
 //! `#[activity]`: options and function in, the untouched function plus its registration out.
 
 mod args;
+mod blocking;
 mod expand;
 mod model;
 mod validate;

@@ -5,6 +5,7 @@ use syn::visit::Visit;
 use syn::{Signature, Type, TypeImplTrait, TypeReference};
 
 use super::args::Options;
+use super::blocking;
 use super::model::{last_segment, strip_groups, Activity, Output};
 
 /// Every problem at once, combined, so one build shows them all.
@@ -27,6 +28,7 @@ pub fn validate(options: &Options, activity: &Activity) -> syn::Result<()> {
         check_arg(arg.ty, &mut errors);
     }
     check_output(&activity.output, &mut errors);
+    check_blocking(options, activity, &mut errors);
     match errors.into_iter().reduce(|mut all, error| {
         all.combine(error);
         all
@@ -51,6 +53,16 @@ fn check_kind(options: &Options, sig: &Signature, errors: &mut Vec<syn::Error>) 
              option to run this fn on the blocking pool",
         )),
         _ => {}
+    }
+}
+
+/// An `async fn` runs on the event loop, where a blocking call stalls every other
+/// activity on that thread; `allow_blocking` is the author saying it is fine.
+fn check_blocking(options: &Options, activity: &Activity, errors: &mut Vec<syn::Error>) {
+    let is_async = activity.function.sig.asyncness.is_some() && options.is_async.is_some();
+    // An incomplete option list may hide an `allow_blocking`.
+    if is_async && options.allow_blocking.is_none() && options.complete {
+        errors.extend(blocking::find(&activity.function.block));
     }
 }
 
@@ -340,5 +352,26 @@ mod tests {
             errors(quote!(), function),
             ["the context parameter must be a shared reference: `&ActivityContext`; remove `mut`"]
         );
+    }
+
+    #[test]
+    fn blocking_calls_are_checked_in_async_fns_unless_allowed() {
+        let nap: ItemFn = parse_quote!(
+            async fn nap() {
+                std::thread::sleep(d);
+                std::fs::read(p);
+            }
+        );
+        assert_eq!(errors(quote!(async), nap.clone()).len(), 2);
+        assert_eq!(
+            errors(quote!(async, allow_blocking), nap),
+            Vec::<String>::new()
+        );
+        let nap: ItemFn = parse_quote!(
+            fn nap() {
+                std::thread::sleep(d);
+            }
+        );
+        assert_eq!(errors(quote!(), nap), Vec::<String>::new());
     }
 }
