@@ -6,6 +6,7 @@ pub use legwork_runtime::{
     client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
     DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
 };
+pub use legwork_runtime::run_blocking;
 
 #[doc(hidden)]
 pub use legwork_runtime::__private;

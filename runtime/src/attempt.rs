@@ -2,6 +2,7 @@
 //! cancellation and the heartbeat details waiting to be sent.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
@@ -56,6 +57,20 @@ pub(crate) struct Attempt {
     pub(crate) heartbeat_ready: Notify,
     starter: Option<HeartbeatStarter>,
     me: std::sync::Weak<Attempt>,
+    /// `run_blocking` closures still running; the slot waits for them.
+    blocking_jobs: AtomicUsize,
+    blocking_done: Notify,
+}
+
+/// Marks a `run_blocking` closure as running until dropped.
+pub(crate) struct BlockingJob(Arc<Attempt>);
+
+impl Drop for BlockingJob {
+    fn drop(&mut self) {
+        if self.0.blocking_jobs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.blocking_done.notify_waiters();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -93,6 +108,8 @@ impl Attempt {
             heartbeat_ready: Notify::new(),
             starter,
             me: me.clone(),
+            blocking_jobs: AtomicUsize::new(0),
+            blocking_done: Notify::new(),
         })
     }
 
@@ -110,6 +127,22 @@ impl Attempt {
         self.cancel.cancelled().await;
         self.cancel_reason()
             .expect("a reason is set before the token is cancelled")
+    }
+
+    pub(crate) fn enter_blocking(self: &Arc<Self>) -> BlockingJob {
+        self.blocking_jobs.fetch_add(1, Ordering::AcqRel);
+        BlockingJob(self.clone())
+    }
+
+    /// Waits until no `run_blocking` closure of this attempt is running.
+    pub(crate) async fn blocking_jobs_done(&self) {
+        loop {
+            let done = self.blocking_done.notified();
+            if self.blocking_jobs.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
     }
 
     pub(crate) fn record_heartbeat(&self, details: Payload) {

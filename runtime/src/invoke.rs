@@ -2,11 +2,14 @@
 
 use std::vec;
 
-use crate::context::ActivityContext;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::attempt::Attempt;
 use crate::error::{failure_type, ActivityError};
 use crate::payload::{Decoder, Encoder};
 use crate::proto::Payload;
-use crate::registry::{BoxOutcome, Outcome};
+use crate::registry::Outcome;
 
 /// The argument payloads of one activity task, one payload per parameter.
 pub struct Args {
@@ -91,15 +94,13 @@ pub fn finish<T>(result: Result<T, ActivityError>, encoder: Encoder<T>) -> Outco
 
 /// Runs an async activity until it ends or is cancelled. The activity is polled first, so
 /// one that selects on `ctx.cancelled()` sees the cancellation before it is dropped.
-pub(crate) async fn run_async(
-    invoke: fn(ActivityContext, Args) -> BoxOutcome,
-    ctx: ActivityContext,
-    args: Args,
+pub(crate) async fn until_cancelled(
+    attempt: Arc<Attempt>,
+    activity: impl Future<Output = Outcome>,
 ) -> Outcome {
-    let attempt = ctx.attempt().clone();
     tokio::select! {
         biased;
-        outcome = invoke(ctx, args) => outcome,
+        outcome = activity => outcome,
         reason = attempt.cancelled() => Err(ActivityError::cancelled(reason)),
     }
 }

@@ -9,8 +9,10 @@ mod error;
 mod invoke;
 mod main_entry;
 mod payload;
+mod pool;
 mod proto;
 mod registry;
+mod run_blocking;
 
 pub mod client;
 pub mod dev_server;
@@ -27,3 +29,4 @@ pub use error::ActivityError;
 pub use payload::DecodeError;
 pub use proto::Payload;
 pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};
+pub use run_blocking::run_blocking;

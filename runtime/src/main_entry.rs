@@ -40,6 +40,9 @@ struct Flags {
     /// Seconds in-flight activities may run on after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     shutdown_grace: f64,
+    /// Warn when one poll of an async activity holds its thread longer than this.
+    #[arg(long, default_value_t = 100, value_name = "MILLISECONDS")]
+    stall_threshold_ms: u64,
     /// Print each registered activity, its kind and source location, then exit.
     #[arg(long)]
     list: bool,
@@ -85,6 +88,7 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
         .unwrap_or(flags.max_concurrent_activities);
     options.pollers = flags.pollers;
     options.shutdown_grace = Duration::from_secs_f64(flags.shutdown_grace.max(0.0));
+    options.stall_threshold = Duration::from_millis(flags.stall_threshold_ms);
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
         Err(error) => return fail(error),

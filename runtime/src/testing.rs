@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::attempt::{Attempt, CancelReason};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::ActivityError;
-use crate::invoke::{run_async, Args};
+use crate::invoke::{until_cancelled, Args};
 use crate::payload::{decode_json, encode_json};
 use crate::proto::Payload;
 use crate::registry::{Invoker, Registry};
@@ -129,6 +129,7 @@ impl ActivityEnvironment {
         let outcome = match descriptor.invoker {
             Invoker::Sync(invoke) => catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args))),
             Invoker::Async(invoke) => std::thread::scope(|scope| {
+                let attempt = self.attempt.clone();
                 // Its own thread: the caller may already be inside an async runtime.
                 scope
                     .spawn(move || {
@@ -136,7 +137,7 @@ impl ActivityEnvironment {
                             .enable_all()
                             .build()
                             .expect("a test event loop starts")
-                            .block_on(run_async(invoke, ctx, args))
+                            .block_on(until_cancelled(attempt, invoke(ctx, args)))
                     })
                     .join()
             }),

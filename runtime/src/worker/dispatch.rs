@@ -1,20 +1,24 @@
 //! Runs one activity task where its kind says, and turns panics into failures.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use super::pool::BlockingPool;
+use super::stall::StallWatch;
 use crate::context::ActivityContext;
 use crate::error::{failure_type, ActivityError};
-use crate::invoke::{run_async, Args};
+use crate::invoke::{until_cancelled, Args};
+use crate::pool::BlockingPool;
 use crate::registry::{ActivityDescriptor, Invoker, Outcome, Registry};
+use crate::run_blocking::{BlockingScope, SCOPE};
 
 /// Where activities run; never the runtime that talks to the server.
 pub(crate) struct Executors {
-    pub(crate) blocking: BlockingPool,
+    pub(crate) blocking: Arc<BlockingPool>,
     pub(crate) event_loop: Handle,
+    pub(crate) stall_watch: StallWatch,
 }
 
 impl Executors {
@@ -39,7 +43,21 @@ impl Executors {
                     .unwrap_or_else(|_| Err(ActivityError::new("the activity's thread vanished")))
             }
             Invoker::Async(invoke) => {
-                let task = self.event_loop.spawn(run_async(invoke, ctx, args));
+                let scope = BlockingScope {
+                    pool: self.blocking.clone(),
+                    attempt: ctx.attempt().clone(),
+                    activity: descriptor.name,
+                };
+                let info = ctx.info();
+                let watched = self.stall_watch.watch(
+                    invoke(ctx.clone(), args),
+                    descriptor,
+                    info.activity_id.clone(),
+                    info.attempt,
+                );
+                let task = self
+                    .event_loop
+                    .spawn(SCOPE.scope(scope, until_cancelled(ctx.attempt().clone(), watched)));
                 match task.await {
                     Ok(outcome) => outcome,
                     Err(error) if error.is_panic() => Err(ActivityError::from_panic(

@@ -7,17 +7,19 @@
 
 mod dispatch;
 mod heartbeat;
+mod lag;
 mod options;
-mod pool;
 mod respond;
 mod retry;
 mod run;
+mod stall;
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
 
+pub use lag::Lag;
 pub use options::WorkerOptions;
 pub use run::WorkerReport;
 

@@ -29,6 +29,9 @@ pub struct WorkerOptions {
     pub pollers: usize,
     /// How long in-flight activities may run on after shutdown begins.
     pub shutdown_grace: Duration,
+    /// A poll of an async activity's future that holds its thread longer than this is
+    /// reported as a stall (a warning naming the activity). 100 ms, as asyncio's debug mode.
+    pub stall_threshold: Duration,
     /// Sent with every call; `{pid}@{hostname}` by default.
     pub identity: String,
 }
@@ -45,6 +48,7 @@ impl WorkerOptions {
             async_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pollers: 5,
             shutdown_grace: Duration::from_secs(10),
+            stall_threshold: Duration::from_millis(100),
             identity: default_identity(),
         }
     }

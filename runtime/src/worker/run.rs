@@ -14,8 +14,9 @@ use tracing::{debug, info, warn};
 
 use super::dispatch::{not_found, Executors};
 use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
-use super::pool::BlockingPool;
+use super::lag::{Lag, LagMonitor};
 use super::respond::{with_deadline, Report, Reporter, CALL_DEADLINE};
+use super::stall::StallWatch;
 use super::WorkerError;
 use super::{retry, Ready, WorkerOptions};
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
@@ -23,6 +24,7 @@ use crate::connection::{connect, ServiceClient};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
+use crate::pool::BlockingPool;
 use crate::proto::service::DescribeNamespaceRequest;
 use crate::proto::service::{
     PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
@@ -60,6 +62,12 @@ pub struct WorkerReport {
     pub abandoned_at_shutdown: u64,
     /// `RecordActivityTaskHeartbeat` calls made.
     pub heartbeats_sent: u64,
+    /// Polls of async activities that held their thread past the stall threshold.
+    pub stalls: u64,
+    /// Lag of the event loop that runs async activities.
+    pub event_loop_lag: Lag,
+    /// Lag of the runtime that polls and responds; stays near zero whatever activities do.
+    pub control_lag: Lag,
 }
 
 type TaskToken = Vec<u8>;
@@ -86,6 +94,9 @@ struct Shared {
     failed: AtomicU64,
     canceled: AtomicU64,
     heartbeats_sent: Arc<AtomicU64>,
+    stalls: Arc<AtomicU64>,
+    event_loop_lag: Arc<LagMonitor>,
+    control_lag: Arc<LagMonitor>,
 }
 
 impl Shared {
@@ -121,9 +132,14 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("legwork-control".to_owned())
         .spawn(move || {
+            let stalls = Arc::new(AtomicU64::new(0));
             let executors = Executors {
-                blocking: BlockingPool::new("legwork-blocking", options.blocking_threads),
+                blocking: Arc::new(BlockingPool::new(
+                    "legwork-blocking",
+                    options.blocking_threads,
+                )),
                 event_loop: event_loop.handle().clone(),
+                stall_watch: StallWatch::new(options.stall_threshold, stalls.clone()),
             };
             let report = control.block_on(async move {
                 let (client, capabilities) = match connect_to_namespace(&options).await {
@@ -150,6 +166,9 @@ pub(super) fn spawn(
                     failed: AtomicU64::new(0),
                     canceled: AtomicU64::new(0),
                     heartbeats_sent: Arc::new(AtomicU64::new(0)),
+                    stalls,
+                    event_loop_lag: Arc::new(LagMonitor::default()),
+                    control_lag: Arc::new(LagMonitor::default()),
                     control: tokio::runtime::Handle::current(),
                 });
                 let _ = ready.send(Ok(()));
@@ -187,6 +206,16 @@ async fn connect_to_namespace(
 
 async fn serve(shared: Arc<Shared>) -> WorkerReport {
     log_start(&shared);
+    let stop_lag = CancellationToken::new();
+    tokio::spawn(shared.control_lag.clone().tick_here(stop_lag.clone()));
+    let event_loop = shared.executors.event_loop.clone();
+    tokio::spawn(
+        shared
+            .event_loop_lag
+            .clone()
+            .probe(event_loop, stop_lag.clone()),
+    );
+    tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
     let mut pollers = JoinSet::new();
     for _ in 0..shared.options.pollers.max(1) {
         pollers.spawn(poll_loop(shared.clone()));
@@ -213,7 +242,19 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         canceled: shared.canceled.load(Ordering::Relaxed),
         abandoned_at_shutdown: abandoned,
         heartbeats_sent: shared.heartbeats_sent.load(Ordering::Relaxed),
+        stalls: shared.stalls.load(Ordering::Relaxed),
+        event_loop_lag: shared.event_loop_lag.lag(),
+        control_lag: shared.control_lag.lag(),
     };
+    stop_lag.cancel();
+    info!(
+        "lag: event loop max {:?} mean {:?}; control loop max {:?} mean {:?}; {} stalled polls",
+        report.event_loop_lag.max,
+        report.event_loop_lag.mean,
+        report.control_lag.max,
+        report.control_lag.mean,
+        report.stalls
+    );
     info!(?report, elapsed = ?began.elapsed(), "worker stopped");
     report
 }
@@ -350,6 +391,8 @@ async fn handle_task(
             flush_heartbeat(&reporter, &token, &attempt).await;
         }
         reporter.reporter().report(&activity, token, report).await;
+        // The slot is free only once no thread works for this attempt any more.
+        attempt.blocking_jobs_done().await;
         drop(permit);
     });
 }
