@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub use lag::Lag;
 pub use options::WorkerOptions;
 pub use run::WorkerReport;
+pub(crate) use stall::stall_detector_cost;
 
 use crate::connection::ConnectError;
 use crate::registry::{DuplicateActivity, Registry};

@@ -165,3 +165,32 @@ impl Drop for Watched {
         self.watch.polling.lock().unwrap().remove(&self.id);
     }
 }
+
+/// Nanoseconds per poll of a future that is pending every time: plain, then watched.
+pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
+    use std::task::Waker;
+
+    static NOOP: ActivityDescriptor = ActivityDescriptor {
+        name: "noop",
+        function: "noop",
+        location: crate::registry::SourceLocation {
+            file: file!(),
+            line: line!(),
+            column: 1,
+        },
+        invoker: crate::registry::Invoker::Async(|_, _| Box::pin(std::future::pending())),
+    };
+    let pending = || -> BoxOutcome { Box::pin(std::future::pending()) };
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut time = |future: &mut (dyn Future<Output = Outcome> + Unpin)| {
+        let began = Instant::now();
+        for _ in 0..polls {
+            let _ = std::hint::black_box(Pin::new(&mut *future).poll(&mut cx));
+        }
+        began.elapsed().as_nanos() as f64 / f64::from(polls)
+    };
+    let plain = time(&mut pending());
+    let watch = StallWatch::new(Duration::from_millis(100), Arc::default());
+    let watched = time(&mut watch.watch(pending(), &NOOP, "bench".to_owned(), 1));
+    (plain, watched)
+}
