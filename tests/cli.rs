@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use legwork::client::StartActivity;
 
-use common::{client, server, start_once, task_queue};
+use common::{client, server, start_once, task_queue, wait_until_started};
 
 /// `cargo test` builds the examples next to the test binaries' `deps/` folder.
 fn example(name: &str) -> PathBuf {
@@ -99,17 +99,34 @@ fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
     receiver
 }
 
-fn temporal_cli(address: &str, args: &[&str]) -> String {
+/// `temporal activity execute` of `activity` with one `--input` per argument; its output.
+fn execute(address: &str, queue: &str, activity: &str, id: &str, inputs: &[&str]) -> String {
     let cli = std::env::var("TEMPORAL_CLI").unwrap_or_else(|_| "temporal".to_owned());
-    let output = Command::new(cli)
-        .args(args)
-        .args(["--address", address])
-        .output()
-        .expect("the temporal CLI runs");
+    let mut command = Command::new(cli);
+    command.args([
+        "activity",
+        "execute",
+        "--address",
+        address,
+        "--type",
+        activity,
+    ]);
+    command.args([
+        "--task-queue",
+        queue,
+        "--activity-id",
+        id,
+        "--start-to-close-timeout",
+        "30s",
+    ]);
+    for input in inputs {
+        command.args(["--input", input]);
+    }
+    let output = command.output().expect("the temporal CLI runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "temporal {args:?} failed:\n{stdout}\n{}",
+        "temporal activity execute {activity} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
@@ -142,45 +159,23 @@ fn the_temporal_cli_calls_a_main_macro_worker() {
     let mut worker = WorkerProcess::spawn(&["--address", &address, "--task-queue", &queue]);
     worker.wait_for_log("legwork worker serving 3 activities");
 
-    let greeting = temporal_cli(
+    let greeting = execute(
         &address,
-        &[
-            "activity",
-            "execute",
-            "--type",
-            "compose_greeting",
-            "--task-queue",
-            &queue,
-            "--activity-id",
-            &format!("{queue}-greet"),
-            "--start-to-close-timeout",
-            "30s",
-            "--input",
-            "\"Ada\"",
-        ],
+        &queue,
+        "compose_greeting",
+        &format!("{queue}-greet"),
+        &["\"Ada\""],
     );
     assert!(greeting.contains("COMPLETED"), "{greeting}");
     assert!(greeting.contains("\"Hello, Ada!\""), "{greeting}");
 
     // Two `--input`s: one payload per argument, into an async activity.
-    let echo = temporal_cli(
+    let echo = execute(
         &address,
-        &[
-            "activity",
-            "execute",
-            "--type",
-            "delayed_echo",
-            "--task-queue",
-            &queue,
-            "--activity-id",
-            &format!("{queue}-echo"),
-            "--start-to-close-timeout",
-            "30s",
-            "--input",
-            "\"hi there\"",
-            "--input",
-            "10",
-        ],
+        &queue,
+        "delayed_echo",
+        &format!("{queue}-echo"),
+        &["\"hi there\"", "10"],
     );
     assert!(echo.contains("\"hi there\""), "{echo}");
 
@@ -222,14 +217,6 @@ async fn sigterm_lets_an_in_flight_activity_finish_within_the_grace() {
     );
 }
 
-async fn wait_until_started(handle: &legwork::client::ActivityHandle) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while handle.describe().await.unwrap().run_state != legwork::client::RunState::Started {
-        assert!(Instant::now() < deadline, "the activity never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[test]
 fn dev_flag_serves_against_its_own_dev_server() {
     let queue = task_queue("dev");
@@ -244,22 +231,12 @@ fn dev_flag_serves_against_its_own_dev_server() {
         .unwrap()
         .to_owned();
     worker.wait_for_log("legwork worker serving");
-    let greeting = temporal_cli(
+    let greeting = execute(
         &address,
-        &[
-            "activity",
-            "execute",
-            "--type",
-            "compose_greeting",
-            "--task-queue",
-            &queue,
-            "--activity-id",
-            "dev-greet",
-            "--start-to-close-timeout",
-            "30s",
-            "--input",
-            "\"Dev\"",
-        ],
+        &queue,
+        "compose_greeting",
+        "dev-greet",
+        &["\"Dev\""],
     );
     assert!(greeting.contains("\"Hello, Dev!\""), "{greeting}");
     assert_eq!(worker.terminate().code(), Some(0));

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityHandle, Client, RunState, StartActivity};
+use legwork::client::{Client, StartActivity};
 use legwork::{activity, run_blocking, ActivityContext, ActivityError};
 
-use common::{client, start_worker, task_queue, worker_options};
+use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
 /// The mistake the Python docs warn about: blocking inside `async`.
 #[activity(async, allow_blocking)]
@@ -82,29 +82,10 @@ impl Write for LogWriter {
     }
 }
 
-async fn start(client: &Client, start: StartActivity) -> ActivityHandle {
-    client
-        .start_activity(
-            start
-                .max_attempts(1)
-                .start_to_close_timeout(Duration::from_secs(30)),
-        )
-        .await
-        .unwrap()
-}
-
-async fn wait_until_started(handle: &ActivityHandle) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while handle.describe().await.unwrap().run_state != RunState::Started {
-        assert!(Instant::now() < deadline, "{} never started", handle.id());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Starts `count` activities at once and waits for all of them; returns the elapsed time.
 async fn run_many(client: &Client, queue: &str, activity: &str, count: usize) -> Duration {
     let began = Instant::now();
-    let starts = (0..count).map(|_| start(client, StartActivity::new(activity, queue)));
+    let starts = (0..count).map(|_| start_once(client, StartActivity::new(activity, queue)));
     let handles = futures_join_all(starts).await;
     for handle in &handles {
         handle.outcome().await.unwrap();
@@ -135,7 +116,7 @@ async fn one_blocked_event_loop_thread_does_not_delay_other_async_activities() {
     let _worker = start_worker(options);
     let client = client().await;
 
-    let rogue = start(
+    let rogue = start_once(
         &client,
         StartActivity::new("rogue_async", &queue).arg(&10_000),
     )
@@ -168,7 +149,7 @@ async fn with_every_event_loop_thread_blocked_the_worker_keeps_serving() {
     let mut rogues = Vec::new();
     for _ in 0..2 {
         rogues.push(
-            start(
+            start_once(
                 &client,
                 StartActivity::new("rogue_async", &queue).arg(&8_000),
             )
@@ -178,7 +159,7 @@ async fn with_every_event_loop_thread_blocked_the_worker_keeps_serving() {
     for rogue in &rogues {
         wait_until_started(rogue).await;
     }
-    let heartbeating = start(
+    let heartbeating = start_once(
         &client,
         StartActivity::new("heartbeat_for", &queue)
             .arg(&3_000)
@@ -224,11 +205,11 @@ async fn run_blocking_uses_the_blocking_pool() {
     let _worker = start_worker(worker_options(&queue));
     let client = client().await;
 
-    let offloaded = start(&client, StartActivity::new("offloaded", &queue).arg(&50)).await;
+    let offloaded = start_once(&client, StartActivity::new("offloaded", &queue).arg(&50)).await;
     let thread = offloaded.result::<String>().await.unwrap();
     assert!(thread.starts_with("legwork-blocking-"), "{thread}");
 
-    let panicked = start(&client, StartActivity::new("offloaded_panic", &queue)).await;
+    let panicked = start_once(&client, StartActivity::new("offloaded_panic", &queue)).await;
     let failure = common::failure_of(&panicked).await;
     let app = failure.application().unwrap();
     assert_eq!(app.failure_type.as_deref(), Some("PanicError"));

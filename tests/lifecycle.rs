@@ -7,10 +7,10 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityHandle, ActivityStatus, RetryPolicy, RunState, StartActivity};
+use legwork::client::{ActivityStatus, RetryPolicy, StartActivity};
 use legwork::{activity, ActivityContext, ActivityError};
 
-use common::{client, failure_of, start_worker, task_queue, worker_options};
+use common::{client, failure_of, start_worker, task_queue, wait_until_started, worker_options};
 
 /// Facts activities record for the test to read, by activity id.
 static NOTES: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
@@ -126,14 +126,6 @@ fn slow_first_attempt(ctx: &ActivityContext, millis: u64) -> u32 {
         }
     }
     ctx.info().attempt
-}
-
-async fn wait_until_started(handle: &ActivityHandle) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while handle.describe().await.unwrap().run_state != RunState::Started {
-        assert!(Instant::now() < deadline, "{} never started", handle.id());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn retries(max_attempts: u32) -> RetryPolicy {

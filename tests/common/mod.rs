@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use legwork::client::{ActivityFailure, ActivityHandle, ActivityOutcome, Client, StartActivity};
+use legwork::client::{
+    ActivityFailure, ActivityHandle, ActivityOutcome, Client, RunState, StartActivity,
+};
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
@@ -66,5 +68,18 @@ pub async fn failure_of(handle: &ActivityHandle) -> ActivityFailure {
     match handle.outcome().await.expect("the outcome arrives") {
         ActivityOutcome::Failed(failure) => failure,
         other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// Waits until a worker has picked the activity up.
+pub async fn wait_until_started(handle: &ActivityHandle) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while handle.describe().await.unwrap().run_state != RunState::Started {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never started",
+            handle.id()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
