@@ -62,7 +62,10 @@ fn sync_until_cancelled(ctx: &ActivityContext) -> Result<(), ActivityError> {
 #[activity(async)]
 async fn async_until_cancelled(ctx: &ActivityContext) -> Result<(), ActivityError> {
     for i in 0..3000u32 {
-        ctx.heartbeat(&i)?;
+        if let Err(error) = ctx.heartbeat(&i) {
+            note(ctx, format!("cancelled: {}", ctx.cancel_reason().unwrap()));
+            return Err(error);
+        }
         tokio::select! {
             reason = ctx.cancelled() => {
                 note(ctx, format!("cancelled: {reason}"));
@@ -154,13 +157,24 @@ async fn a_retry_resumes_from_the_last_heartbeat() {
         (5, 2),
         "attempt 2 resumed after the 4 recorded by attempt 1"
     );
-    let described = handle.describe().await.unwrap();
-    let details: Vec<u32> = described
+
+    // Without a retry, the failure leaves attempt 1's last details on the server.
+    let start = StartActivity::new("resumable", &queue)
+        .arg(&10)
+        .arg(&4)
+        .max_attempts(1)
+        .heartbeat_timeout(Duration::from_secs(10));
+    let failed = client.start_activity(start).await.unwrap();
+    failure_of(&failed).await;
+    let details: Vec<u32> = failed
+        .describe()
+        .await
+        .unwrap()
         .last_heartbeat_details
         .iter()
         .map(|payload| serde_json::from_slice(&payload.data).unwrap())
         .collect();
-    assert_eq!(details, [9], "the server shows the last details");
+    assert_eq!(details, [4], "the server shows the details");
 }
 
 #[tokio::test]
