@@ -4,7 +4,8 @@
 //! bench-official-rust --address 127.0.0.1:7233 --task-queue q
 //! ```
 //! Plain `fn` activities run on tokio's blocking pool (`spawn_blocking`, as the
-//! `#[activities]` macro generates), `async fn` ones on the runtime's worker threads.
+//! `#[activities]` macro generates), `async fn` ones on the runtime's worker threads. Names
+//! are set by hand: the macro's default is `Bench::noop_sync`.
 
 use std::time::Duration;
 
@@ -37,45 +38,45 @@ pub struct Bench;
 
 #[activities]
 impl Bench {
-    #[activity]
+    #[activity(name = "noop_sync")]
     pub fn noop_sync(_ctx: ActivityContext) -> Result<(), ActivityError> {
         Ok(())
     }
 
-    #[activity]
+    #[activity(name = "noop_async")]
     pub async fn noop_async(_ctx: ActivityContext) -> Result<(), ActivityError> {
         Ok(())
     }
 
-    #[activity]
+    #[activity(name = "tiny_sync")]
     pub fn tiny_sync(_ctx: ActivityContext) -> Result<(), ActivityError> {
         Ok(())
     }
 
-    #[activity]
+    #[activity(name = "tiny_async")]
     pub async fn tiny_async(_ctx: ActivityContext) -> Result<(), ActivityError> {
         Ok(())
     }
 
-    #[activity]
+    #[activity(name = "cpu_sync")]
     pub fn cpu_sync(_ctx: ActivityContext, ms: u64) -> Result<u64, ActivityError> {
         Ok(burn(ms))
     }
 
-    #[activity]
+    #[activity(name = "block_sync")]
     pub fn block_sync(_ctx: ActivityContext, ms: u64) -> Result<(), ActivityError> {
         std::thread::sleep(Duration::from_millis(ms));
         Ok(())
     }
 
     /// The rogue: blocks the thread inside an `async fn`.
-    #[activity]
+    #[activity(name = "block_async")]
     pub async fn block_async(_ctx: ActivityContext, ms: u64) -> Result<(), ActivityError> {
         std::thread::sleep(Duration::from_millis(ms));
         Ok(())
     }
 
-    #[activity]
+    #[activity(name = "heartbeat_sync")]
     pub fn heartbeat_sync(
         ctx: ActivityContext,
         total_ms: u64,
