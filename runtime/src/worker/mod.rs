@@ -12,7 +12,9 @@ mod options;
 mod respond;
 mod retry;
 mod run;
+mod shutdown;
 mod stall;
+mod task;
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

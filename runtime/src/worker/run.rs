@@ -1,4 +1,4 @@
-//! The worker's control loop: pollers, task handling, graceful shutdown.
+//! The worker's control loop: start-up, pollers, and the order of shutdown.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -6,45 +6,28 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::dispatch::{not_found, Executors};
-use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
+use super::dispatch::Executors;
 use super::lag::{Lag, LagMonitor};
-use super::respond::{with_deadline, Report, Reporter, CALL_DEADLINE};
+use super::respond::{with_deadline, Reporter};
+use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
 use super::stall::StallWatch;
-use super::WorkerError;
-use super::{retry, Ready, WorkerOptions};
-use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
+use super::task::handle_task;
+use super::{retry, Ready, WorkerError, WorkerOptions};
+use crate::attempt::Attempt;
 use crate::connection::{connect, ServiceClient};
-use crate::context::{ActivityContext, ActivityInfo};
-use crate::error::{failure_type, ActivityError};
-use crate::invoke::Args;
 use crate::pool::BlockingPool;
-use crate::proto::service::DescribeNamespaceRequest;
-use crate::proto::service::{
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse,
-    RecordActivityTaskHeartbeatRequest, ShutdownWorkerRequest,
-};
-use crate::proto::Capabilities;
-use crate::proto::Payloads;
-use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueType};
-use crate::registry::Outcome;
+use crate::proto::service::{DescribeNamespaceRequest, PollActivityTaskQueueRequest};
+use crate::proto::{Capabilities, TaskQueue, TaskQueueKind};
 use crate::registry::Registry;
 
 /// The server answers an idle long poll after about 60 s; sdk-core allows 70.
 const POLL_DEADLINE: Duration = Duration::from_secs(70);
-/// How long shutdown waits for the server to complete in-flight polls before dropping them,
-/// when the namespace says it will (`worker_poll_complete_on_shutdown`).
-const POLL_DRAIN: Duration = Duration::from_secs(5);
-/// sdk-core's margin past a timeout before it cancels an attempt locally.
-const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
-/// How long attempts cancelled at the end of the grace period have to return.
-const CANCEL_WAIT: Duration = Duration::from_secs(1);
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
 
@@ -70,37 +53,37 @@ pub struct WorkerReport {
     pub control_lag: Lag,
 }
 
-type TaskToken = Vec<u8>;
+pub(super) type TaskToken = Vec<u8>;
 /// An attempt not yet reported: its activity type and shared state.
-type Outstanding = (String, Arc<Attempt>);
+pub(super) type Outstanding = (String, Arc<Attempt>);
 
-struct Shared {
-    options: WorkerOptions,
-    registry: Registry,
-    client: ServiceClient,
-    executors: Executors,
-    slots: Arc<Semaphore>,
-    shutdown: CancellationToken,
-    stop_polling: CancellationToken,
+pub(super) struct Shared {
+    pub(super) options: WorkerOptions,
+    pub(super) registry: Registry,
+    pub(super) client: ServiceClient,
+    pub(super) executors: Executors,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) shutdown: CancellationToken,
+    pub(super) stop_polling: CancellationToken,
     /// Attempts not yet reported, by task token. Whoever removes a token reports it.
-    outstanding: Mutex<HashMap<TaskToken, Outstanding>>,
-    control: tokio::runtime::Handle,
-    all_reported: Notify,
-    responses: TaskTracker,
-    instance_key: String,
+    pub(super) outstanding: Mutex<HashMap<TaskToken, Outstanding>>,
+    pub(super) control: tokio::runtime::Handle,
+    pub(super) all_reported: Notify,
+    pub(super) responses: TaskTracker,
+    pub(super) instance_key: String,
     /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
-    polls_complete_on_shutdown: bool,
-    completed: AtomicU64,
-    failed: AtomicU64,
-    canceled: AtomicU64,
-    heartbeats_sent: Arc<AtomicU64>,
-    stalls: Arc<AtomicU64>,
-    event_loop_lag: Arc<LagMonitor>,
-    control_lag: Arc<LagMonitor>,
+    pub(super) polls_complete_on_shutdown: bool,
+    pub(super) completed: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) canceled: AtomicU64,
+    pub(super) heartbeats_sent: Arc<AtomicU64>,
+    pub(super) stalls: Arc<AtomicU64>,
+    pub(super) event_loop_lag: Arc<LagMonitor>,
+    pub(super) control_lag: Arc<LagMonitor>,
 }
 
 impl Shared {
-    fn reporter(&self) -> Reporter<'_> {
+    pub(super) fn reporter(&self) -> Reporter<'_> {
         Reporter {
             client: &self.client,
             namespace: &self.options.namespace,
@@ -337,256 +320,5 @@ fn task_queue(name: &str) -> TaskQueue {
         name: name.to_owned(),
         kind: TaskQueueKind::Normal as i32,
         ..Default::default()
-    }
-}
-
-async fn handle_task(
-    shared: Arc<Shared>,
-    task: PollActivityTaskQueueResponse,
-    permit: OwnedSemaphorePermit,
-) {
-    let info =
-        ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
-    let activity = info.activity_type.clone();
-    let token = task.task_token;
-    let acked = Arc::new(Notify::new());
-    let attempt = Attempt::new(
-        shared.shutdown.clone(),
-        Some(heartbeat_starter(&shared, &token, &info, &acked)),
-    );
-    shared
-        .outstanding
-        .lock()
-        .unwrap()
-        .insert(token.clone(), (activity.clone(), attempt.clone()));
-    let outcome = match shared.registry.get(&activity) {
-        None => Err(not_found(&activity, &shared.registry)),
-        Some(descriptor) => {
-            let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
-            let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
-            let ctx = ActivityContext::with_attempt(info, attempt.clone());
-            let run = shared
-                .executors
-                .run(descriptor, ctx, Args::new(descriptor.name, payloads));
-            with_local_timeouts(run, &attempt, timeouts, &acked).await
-        }
-    };
-    attempt.finished.cancel();
-    if take_outstanding(&shared, &token).is_none() {
-        return; // shutdown reported it at the end of the grace period
-    }
-    let Some(report) = settle(&attempt, outcome) else {
-        debug!(activity, reason = ?attempt.cancel_reason(), "attempt ended without a report");
-        return;
-    };
-    let counter = match report {
-        Report::Completed(_) => &shared.completed,
-        Report::Failed { .. } => &shared.failed,
-        Report::Canceled { .. } => &shared.canceled,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
-    let reporter = shared.clone();
-    shared.responses.spawn(async move {
-        if let Report::Canceled { .. } = report {
-            flush_heartbeat(&reporter, &token, &attempt).await;
-        }
-        reporter.reporter().report(&activity, token, report).await;
-        // The slot is free only once no thread works for this attempt any more.
-        attempt.blocking_jobs_done().await;
-        drop(permit);
-    });
-}
-
-/// How the server hears of an attempt's end; `None` when it must hear nothing.
-fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
-    let last_heartbeat = attempt.latest_heartbeat();
-    match (attempt.cancel_reason(), outcome) {
-        // The server has already timed the attempt out, or forgotten it.
-        (Some(CancelReason::TimedOut | CancelReason::NotFound), _) => None,
-        (_, Ok(payload)) => Some(Report::Completed(payload)),
-        (Some(CancelReason::WorkerShutdown), Err(_)) => Some(Report::Failed {
-            failure: Box::new(worker_shutdown_failure()),
-            last_heartbeat,
-        }),
-        (Some(_), Err(error)) if error.cancel_reason().is_some() => Some(Report::Canceled {
-            details: last_heartbeat,
-        }),
-        (_, Err(error)) => Some(Report::Failed {
-            failure: Box::new(error.to_failure()),
-            last_heartbeat,
-        }),
-    }
-}
-
-fn worker_shutdown_failure() -> crate::proto::Failure {
-    ActivityError::new("the worker shut down before the activity finished")
-        .with_type(failure_type::WORKER_SHUTDOWN)
-        .to_failure()
-}
-
-/// Start-to-close and heartbeat timeouts, plus sdk-core's 5 s buffer: past them the server
-/// has timed the attempt out, so it is cancelled locally with reason `TimedOut`.
-async fn with_local_timeouts(
-    run: impl std::future::Future<Output = Outcome>,
-    attempt: &Attempt,
-    (start_to_close, heartbeat_timeout): (Option<Duration>, Option<Duration>),
-    acked: &Notify,
-) -> Outcome {
-    tokio::pin!(run);
-    let began = tokio::time::Instant::now();
-    let hard_deadline = start_to_close.map(|timeout| began + timeout + LOCAL_TIMEOUT_BUFFER);
-    let heartbeat_window = heartbeat_timeout.map(|timeout| timeout + LOCAL_TIMEOUT_BUFFER);
-    let mut heartbeat_deadline = heartbeat_window.map(|window| began + window);
-    loop {
-        let Some(deadline) = hard_deadline.into_iter().chain(heartbeat_deadline).min() else {
-            return run.await;
-        };
-        tokio::select! {
-            outcome = &mut run => return outcome,
-            _ = tokio::time::sleep_until(deadline) => {
-                attempt.cancel(CancelReason::TimedOut);
-                return run.await;
-            }
-            _ = acked.notified() => {
-                heartbeat_deadline = heartbeat_window.map(|window| tokio::time::Instant::now() + window);
-            }
-        }
-    }
-}
-
-fn heartbeat_starter(
-    shared: &Arc<Shared>,
-    token: &[u8],
-    info: &ActivityInfo,
-    acked: &Arc<Notify>,
-) -> HeartbeatStarter {
-    let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
-    let interval = throttle_interval(info.heartbeat_timeout);
-    Box::new(move |attempt| {
-        let link = HeartbeatLink {
-            client: shared.client.clone(),
-            namespace: shared.options.namespace.clone(),
-            identity: shared.options.identity.clone(),
-            task_token: token.clone(),
-            interval,
-            acked: acked.clone(),
-            sent: shared.heartbeats_sent.clone(),
-        };
-        shared.control.spawn(heartbeat_loop(attempt, link));
-    })
-}
-
-/// Sends details recorded since the last heartbeat call, so the server has them before
-/// it hears of the cancellation.
-async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
-    let Some(details) = attempt.take_pending_heartbeat() else {
-        return;
-    };
-    let request = RecordActivityTaskHeartbeatRequest {
-        task_token: token.to_vec(),
-        details: Some(Payloads {
-            payloads: vec![details],
-        }),
-        identity: shared.options.identity.clone(),
-        namespace: shared.options.namespace.clone(),
-        ..Default::default()
-    };
-    shared.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
-    let mut client = shared.client.clone();
-    let _ = client
-        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
-        .await;
-}
-
-fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<Outstanding> {
-    let mut outstanding = shared.outstanding.lock().unwrap();
-    let entry = outstanding.remove(token);
-    if outstanding.is_empty() {
-        shared.all_reported.notify_waiters();
-    }
-    entry
-}
-
-/// Tells the server this worker is going away, so that it answers our open polls at once.
-async fn shutdown_worker(shared: &Shared) {
-    let request = ShutdownWorkerRequest {
-        namespace: shared.options.namespace.clone(),
-        identity: shared.options.identity.clone(),
-        reason: "graceful shutdown".to_owned(),
-        worker_instance_key: shared.instance_key.clone(),
-        task_queue: shared.options.task_queue.clone(),
-        task_queue_types: vec![TaskQueueType::Activity as i32],
-        ..Default::default()
-    };
-    let mut client = shared.client.clone();
-    if let Err(status) = client
-        .shutdown_worker(with_deadline(request, Duration::from_secs(5)))
-        .await
-    {
-        debug!(%status, "ShutdownWorker failed; polls will be dropped after {POLL_DRAIN:?}");
-    }
-}
-
-async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
-    let wait = if shared.polls_complete_on_shutdown {
-        POLL_DRAIN
-    } else {
-        Duration::ZERO
-    };
-    let drained =
-        tokio::time::timeout(wait, async { while pollers.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        shared.stop_polling.cancel();
-        while pollers.join_next().await.is_some() {}
-    }
-}
-
-/// Waits for in-flight attempts until `deadline`, then cancels the rest with reason
-/// `WorkerShutdown`, gives them a moment to return, and reports those still running as
-/// retryable `WorkerShutdown` failures so that another worker takes them at once. Their
-/// threads are not killed; their late results are dropped.
-async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
-    if wait_until_all_reported(shared, deadline).await {
-        return 0;
-    }
-    for (_, attempt) in shared.outstanding.lock().unwrap().values() {
-        attempt.cancel(CancelReason::WorkerShutdown);
-    }
-    if wait_until_all_reported(shared, Instant::now() + CANCEL_WAIT).await {
-        return 0;
-    }
-    let abandoned: Vec<_> = shared.outstanding.lock().unwrap().drain().collect();
-    let count = abandoned.len() as u64;
-    for (token, (activity, attempt)) in abandoned {
-        warn!(
-            activity,
-            "still running after the grace period; reported as WorkerShutdown"
-        );
-        shared.failed.fetch_add(1, Ordering::Relaxed);
-        let report = Report::Failed {
-            failure: Box::new(worker_shutdown_failure()),
-            last_heartbeat: attempt.latest_heartbeat(),
-        };
-        let reporter = shared.clone();
-        shared.responses.spawn(async move {
-            reporter.reporter().report(&activity, token, report).await;
-        });
-    }
-    count
-}
-
-/// True when no attempt is outstanding by `deadline`.
-async fn wait_until_all_reported(shared: &Shared, deadline: Instant) -> bool {
-    loop {
-        let all_reported = shared.all_reported.notified();
-        if shared.outstanding.lock().unwrap().is_empty() {
-            return true;
-        }
-        if tokio::time::timeout_at(deadline.into(), all_reported)
-            .await
-            .is_err()
-        {
-            return shared.outstanding.lock().unwrap().is_empty();
-        }
     }
 }

@@ -1,0 +1,106 @@
+//! Graceful shutdown: tell the server, stop polling, give in-flight attempts the grace
+//! period, then cancel and hand over the rest.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use super::respond::{with_deadline, Report};
+use super::run::Shared;
+use super::task::worker_shutdown_failure;
+use crate::attempt::CancelReason;
+use crate::proto::service::ShutdownWorkerRequest;
+use crate::proto::TaskQueueType;
+
+/// How long shutdown waits for the server to complete in-flight polls before dropping them,
+/// when the namespace says it will (`worker_poll_complete_on_shutdown`).
+const POLL_DRAIN: Duration = Duration::from_secs(5);
+/// How long attempts cancelled at the end of the grace period have to return.
+const CANCEL_WAIT: Duration = Duration::from_secs(1);
+
+/// Tells the server this worker is going away, so that it answers our open polls at once.
+pub(super) async fn shutdown_worker(shared: &Shared) {
+    let request = ShutdownWorkerRequest {
+        namespace: shared.options.namespace.clone(),
+        identity: shared.options.identity.clone(),
+        reason: "graceful shutdown".to_owned(),
+        worker_instance_key: shared.instance_key.clone(),
+        task_queue: shared.options.task_queue.clone(),
+        task_queue_types: vec![TaskQueueType::Activity as i32],
+        ..Default::default()
+    };
+    let mut client = shared.client.clone();
+    if let Err(status) = client
+        .shutdown_worker(with_deadline(request, Duration::from_secs(5)))
+        .await
+    {
+        debug!(%status, "ShutdownWorker failed; polls will be dropped after {POLL_DRAIN:?}");
+    }
+}
+
+pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
+    let wait = if shared.polls_complete_on_shutdown {
+        POLL_DRAIN
+    } else {
+        Duration::ZERO
+    };
+    let drained =
+        tokio::time::timeout(wait, async { while pollers.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        shared.stop_polling.cancel();
+        while pollers.join_next().await.is_some() {}
+    }
+}
+
+/// Waits for in-flight attempts until `deadline`, then cancels the rest with reason
+/// `WorkerShutdown`, gives them a moment to return, and reports those still running as
+/// retryable `WorkerShutdown` failures so that another worker takes them at once. Their
+/// threads are not killed; their late results are dropped.
+pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
+    if wait_until_all_reported(shared, deadline).await {
+        return 0;
+    }
+    for (_, attempt) in shared.outstanding.lock().unwrap().values() {
+        attempt.cancel(CancelReason::WorkerShutdown);
+    }
+    if wait_until_all_reported(shared, Instant::now() + CANCEL_WAIT).await {
+        return 0;
+    }
+    let abandoned: Vec<_> = shared.outstanding.lock().unwrap().drain().collect();
+    let count = abandoned.len() as u64;
+    for (token, (activity, attempt)) in abandoned {
+        warn!(
+            activity,
+            "still running after the grace period; reported as WorkerShutdown"
+        );
+        shared.failed.fetch_add(1, Ordering::Relaxed);
+        let report = Report::Failed {
+            failure: Box::new(worker_shutdown_failure()),
+            last_heartbeat: attempt.latest_heartbeat(),
+        };
+        let reporter = shared.clone();
+        shared.responses.spawn(async move {
+            reporter.reporter().report(&activity, token, report).await;
+        });
+    }
+    count
+}
+
+/// True when no attempt is outstanding by `deadline`.
+pub(super) async fn wait_until_all_reported(shared: &Shared, deadline: Instant) -> bool {
+    loop {
+        let all_reported = shared.all_reported.notified();
+        if shared.outstanding.lock().unwrap().is_empty() {
+            return true;
+        }
+        if tokio::time::timeout_at(deadline.into(), all_reported)
+            .await
+            .is_err()
+        {
+            return shared.outstanding.lock().unwrap().is_empty();
+        }
+    }
+}

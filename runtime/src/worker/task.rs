@@ -1,0 +1,191 @@
+//! One activity task, from poll to report: dispatch, local timeouts, heartbeats, and how
+//! the attempt's end is told to the server.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tracing::debug;
+
+use super::dispatch::not_found;
+use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
+use super::respond::{with_deadline, Report, CALL_DEADLINE};
+use super::run::{Outstanding, Shared};
+use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
+use crate::context::{ActivityContext, ActivityInfo};
+use crate::error::{failure_type, ActivityError};
+use crate::invoke::Args;
+use crate::proto::service::{PollActivityTaskQueueResponse, RecordActivityTaskHeartbeatRequest};
+use crate::proto::Payloads;
+use crate::registry::Outcome;
+
+/// sdk-core's margin past a timeout before it cancels an attempt locally.
+const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
+
+pub(super) async fn handle_task(
+    shared: Arc<Shared>,
+    task: PollActivityTaskQueueResponse,
+    permit: OwnedSemaphorePermit,
+) {
+    let info =
+        ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
+    let activity = info.activity_type.clone();
+    let token = task.task_token;
+    let acked = Arc::new(Notify::new());
+    let attempt = Attempt::new(
+        shared.shutdown.clone(),
+        Some(heartbeat_starter(&shared, &token, &info, &acked)),
+    );
+    shared
+        .outstanding
+        .lock()
+        .unwrap()
+        .insert(token.clone(), (activity.clone(), attempt.clone()));
+    let outcome = match shared.registry.get(&activity) {
+        None => Err(not_found(&activity, &shared.registry)),
+        Some(descriptor) => {
+            let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
+            let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
+            let ctx = ActivityContext::with_attempt(info, attempt.clone());
+            let run = shared
+                .executors
+                .run(descriptor, ctx, Args::new(descriptor.name, payloads));
+            with_local_timeouts(run, &attempt, timeouts, &acked).await
+        }
+    };
+    attempt.finished.cancel();
+    if take_outstanding(&shared, &token).is_none() {
+        return; // shutdown reported it at the end of the grace period
+    }
+    let Some(report) = settle(&attempt, outcome) else {
+        debug!(activity, reason = ?attempt.cancel_reason(), "attempt ended without a report");
+        return;
+    };
+    let counter = match report {
+        Report::Completed(_) => &shared.completed,
+        Report::Failed { .. } => &shared.failed,
+        Report::Canceled { .. } => &shared.canceled,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let reporter = shared.clone();
+    shared.responses.spawn(async move {
+        if let Report::Canceled { .. } = report {
+            flush_heartbeat(&reporter, &token, &attempt).await;
+        }
+        reporter.reporter().report(&activity, token, report).await;
+        // The slot is free only once no thread works for this attempt any more.
+        attempt.blocking_jobs_done().await;
+        drop(permit);
+    });
+}
+
+/// How the server hears of an attempt's end; `None` when it must hear nothing.
+pub(super) fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
+    let last_heartbeat = attempt.latest_heartbeat();
+    match (attempt.cancel_reason(), outcome) {
+        // The server has already timed the attempt out, or forgotten it.
+        (Some(CancelReason::TimedOut | CancelReason::NotFound), _) => None,
+        (_, Ok(payload)) => Some(Report::Completed(payload)),
+        (Some(CancelReason::WorkerShutdown), Err(_)) => Some(Report::Failed {
+            failure: Box::new(worker_shutdown_failure()),
+            last_heartbeat,
+        }),
+        (Some(_), Err(error)) if error.cancel_reason().is_some() => Some(Report::Canceled {
+            details: last_heartbeat,
+        }),
+        (_, Err(error)) => Some(Report::Failed {
+            failure: Box::new(error.to_failure()),
+            last_heartbeat,
+        }),
+    }
+}
+
+pub(super) fn worker_shutdown_failure() -> crate::proto::Failure {
+    ActivityError::new("the worker shut down before the activity finished")
+        .with_type(failure_type::WORKER_SHUTDOWN)
+        .to_failure()
+}
+
+/// Start-to-close and heartbeat timeouts, plus sdk-core's 5 s buffer: past them the server
+/// has timed the attempt out, so it is cancelled locally with reason `TimedOut`.
+pub(super) async fn with_local_timeouts(
+    run: impl std::future::Future<Output = Outcome>,
+    attempt: &Attempt,
+    (start_to_close, heartbeat_timeout): (Option<Duration>, Option<Duration>),
+    acked: &Notify,
+) -> Outcome {
+    tokio::pin!(run);
+    let began = tokio::time::Instant::now();
+    let hard_deadline = start_to_close.map(|timeout| began + timeout + LOCAL_TIMEOUT_BUFFER);
+    let heartbeat_window = heartbeat_timeout.map(|timeout| timeout + LOCAL_TIMEOUT_BUFFER);
+    let mut heartbeat_deadline = heartbeat_window.map(|window| began + window);
+    loop {
+        let Some(deadline) = hard_deadline.into_iter().chain(heartbeat_deadline).min() else {
+            return run.await;
+        };
+        tokio::select! {
+            outcome = &mut run => return outcome,
+            _ = tokio::time::sleep_until(deadline) => {
+                attempt.cancel(CancelReason::TimedOut);
+                return run.await;
+            }
+            _ = acked.notified() => {
+                heartbeat_deadline = heartbeat_window.map(|window| tokio::time::Instant::now() + window);
+            }
+        }
+    }
+}
+
+pub(super) fn heartbeat_starter(
+    shared: &Arc<Shared>,
+    token: &[u8],
+    info: &ActivityInfo,
+    acked: &Arc<Notify>,
+) -> HeartbeatStarter {
+    let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
+    let interval = throttle_interval(info.heartbeat_timeout);
+    Box::new(move |attempt| {
+        let link = HeartbeatLink {
+            client: shared.client.clone(),
+            namespace: shared.options.namespace.clone(),
+            identity: shared.options.identity.clone(),
+            task_token: token.clone(),
+            interval,
+            acked: acked.clone(),
+            sent: shared.heartbeats_sent.clone(),
+        };
+        shared.control.spawn(heartbeat_loop(attempt, link));
+    })
+}
+
+/// Sends details recorded since the last heartbeat call, so the server has them before
+/// it hears of the cancellation.
+pub(super) async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
+    let Some(details) = attempt.take_pending_heartbeat() else {
+        return;
+    };
+    let request = RecordActivityTaskHeartbeatRequest {
+        task_token: token.to_vec(),
+        details: Some(Payloads {
+            payloads: vec![details],
+        }),
+        identity: shared.options.identity.clone(),
+        namespace: shared.options.namespace.clone(),
+        ..Default::default()
+    };
+    shared.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
+    let mut client = shared.client.clone();
+    let _ = client
+        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
+        .await;
+}
+
+pub(super) fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<Outstanding> {
+    let mut outstanding = shared.outstanding.lock().unwrap();
+    let entry = outstanding.remove(token);
+    if outstanding.is_empty() {
+        shared.all_reported.notify_waiters();
+    }
+    entry
+}
