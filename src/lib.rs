@@ -2,11 +2,11 @@
 
 #[doc(inline)]
 pub use legwork_macros::activity;
+pub use legwork_runtime::run_blocking;
 pub use legwork_runtime::{
     client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
     DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
 };
-pub use legwork_runtime::run_blocking;
 
 #[doc(hidden)]
 pub use legwork_runtime::__private;
