@@ -25,7 +25,12 @@ fn greet(name: String) -> String {
 /// Returns the name of the thread it ran on.
 #[activity]
 fn sync_thread_name(ctx: &ActivityContext) -> String {
-    assert!(!ctx.info().activity_id.is_empty());
+    let info = ctx.info();
+    assert!(!info.activity_id.is_empty());
+    assert_eq!(info.attempt, 1);
+    assert_eq!(info.start_to_close_timeout, Some(Duration::from_secs(30)));
+    let deadline = info.deadline.expect("a deadline from start-to-close");
+    assert_eq!(deadline, info.started_time.unwrap() + Duration::from_secs(30));
     thread::current().name().unwrap_or("").to_owned()
 }
 

@@ -35,6 +35,9 @@ pub struct ActivityInfo {
     pub schedule_to_close_timeout: Option<Duration>,
     pub start_to_close_timeout: Option<Duration>,
     pub heartbeat_timeout: Option<Duration>,
+    /// When this attempt must end: the earlier of start + start-to-close and
+    /// schedule + schedule-to-close, when either is set.
+    pub deadline: Option<SystemTime>,
     /// The retry policy the server applies, when it sent one.
     pub retry_policy: Option<RetryPolicy>,
     /// What the previous attempt recorded with its last heartbeat; see
@@ -92,7 +95,7 @@ impl ActivityInfo {
         task_queue: &str,
     ) -> Self {
         let workflow = task.workflow_execution.as_ref();
-        ActivityInfo {
+        let mut info = ActivityInfo {
             activity_id: task.activity_id.clone(),
             activity_type: task
                 .activity_type
@@ -112,13 +115,24 @@ impl ActivityInfo {
             schedule_to_close_timeout: duration(task.schedule_to_close_timeout),
             start_to_close_timeout: duration(task.start_to_close_timeout),
             heartbeat_timeout: duration(task.heartbeat_timeout),
+            deadline: None,
             retry_policy: task.retry_policy.as_ref().map(RetryPolicy::from_proto),
             heartbeat_details: task
                 .heartbeat_details
                 .as_ref()
                 .map(|details| details.payloads.clone())
                 .unwrap_or_default(),
-        }
+        };
+        let attempt_end = info
+            .started_time
+            .zip(info.start_to_close_timeout)
+            .map(|(t, d)| t + d);
+        let activity_end = info
+            .scheduled_time
+            .zip(info.schedule_to_close_timeout)
+            .map(|(t, d)| t + d);
+        info.deadline = attempt_end.into_iter().chain(activity_end).min();
+        info
     }
 }
 

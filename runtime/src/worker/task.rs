@@ -91,9 +91,13 @@ pub(super) fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
             failure: Box::new(worker_shutdown_failure()),
             last_heartbeat,
         }),
-        (Some(_), Err(error)) if error.cancel_reason().is_some() => Some(Report::Canceled {
-            details: last_heartbeat,
-        }),
+        // The server accepts Canceled only after a cancel request; a paused or reset
+        // attempt that stops is reported as failed (the server holds a paused activity).
+        (Some(CancelReason::CancelRequested), Err(error)) if error.cancel_reason().is_some() => {
+            Some(Report::Canceled {
+                details: last_heartbeat,
+            })
+        }
         (_, Err(error)) => Some(Report::Failed {
             failure: Box::new(error.to_failure()),
             last_heartbeat,
