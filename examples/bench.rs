@@ -1,0 +1,74 @@
+//! The activities of the performance benchmark (`bench/run`), served by legwork.
+//!
+//! ```text
+//! cargo build --release --example bench
+//! target/release/examples/bench --address 127.0.0.1:7233 --task-queue q
+//! ```
+//! The same activities, by the same names, are served by the peers under `bench/peers/`.
+
+use std::time::{Duration, Instant};
+
+use legwork::{activity, ActivityContext, ActivityError};
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Burns `ms` of this thread's CPU time (not wall time: a preempted thread burns longer).
+fn burn(ms: u64) -> u64 {
+    let end = thread_cpu() + Duration::from_millis(ms);
+    let mut spins = 0u64;
+    while thread_cpu() < end {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
+    spins
+}
+
+#[activity]
+fn noop_sync() {}
+
+#[activity(async)]
+async fn noop_async() {}
+
+#[activity]
+fn tiny_sync() {}
+
+#[activity(async)]
+async fn tiny_async() {}
+
+#[activity]
+fn cpu_sync(ms: u64) -> u64 {
+    burn(ms)
+}
+
+#[activity]
+fn block_sync(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// The rogue: a blocking call inside an `async fn`, the mistake Python's docs warn about.
+#[activity(async, allow_blocking)]
+async fn block_async(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Sleeps `every_ms` at a time until `total_ms` have passed, heartbeating after each sleep.
+#[activity]
+fn heartbeat_sync(ctx: &ActivityContext, total_ms: u64, every_ms: u64) -> Result<u64, ActivityError> {
+    let start = Instant::now();
+    let mut beats = 0u64;
+    while start.elapsed() < Duration::from_millis(total_ms) {
+        std::thread::sleep(Duration::from_millis(every_ms));
+        beats += 1;
+        let _ = ctx; // TODO(heartbeat): ctx.heartbeat(&beats)? once the API lands.
+    }
+    Ok(beats)
+}
+
+legwork::main!(task_queue = "bench");
