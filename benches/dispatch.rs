@@ -31,7 +31,12 @@ fn json(value: impl serde::Serialize) -> Payload {
 
 /// Looks `name` up, decodes `payloads`, calls, encodes: the worker's path minus the
 /// thread hand-off and the network.
-fn dispatch(registry: &Registry, ctx: &ActivityContext, name: &str, payloads: Vec<Payload>) -> Payload {
+fn dispatch(
+    registry: &Registry,
+    ctx: &ActivityContext,
+    name: &str,
+    payloads: Vec<Payload>,
+) -> Payload {
     let descriptor = registry.get(name).expect("registered");
     match descriptor.invoker {
         Invoker::Sync(invoke) => invoke(ctx, Args::new(descriptor.name, payloads)).unwrap(),
@@ -94,7 +99,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // The bare calls.
-    group.bench_function("direct/noop", |b| b.iter(|| noop()));
+    group.bench_function("direct/noop", |b| b.iter(noop));
     group.bench_function("direct/add", |b| {
         b.iter(|| add(black_box(40), black_box(2)))
     });

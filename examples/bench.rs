@@ -60,13 +60,17 @@ async fn block_async(ms: u64) {
 
 /// Sleeps `every_ms` at a time until `total_ms` have passed, heartbeating after each sleep.
 #[activity]
-fn heartbeat_sync(ctx: &ActivityContext, total_ms: u64, every_ms: u64) -> Result<u64, ActivityError> {
+fn heartbeat_sync(
+    ctx: &ActivityContext,
+    total_ms: u64,
+    every_ms: u64,
+) -> Result<u64, ActivityError> {
     let start = Instant::now();
     let mut beats = 0u64;
     while start.elapsed() < Duration::from_millis(total_ms) {
         std::thread::sleep(Duration::from_millis(every_ms));
         beats += 1;
-        let _ = ctx; // TODO(heartbeat): ctx.heartbeat(&beats)? once the API lands.
+        ctx.heartbeat(&beats)?;
     }
     Ok(beats)
 }
