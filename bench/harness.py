@@ -414,6 +414,7 @@ def drain(cli, scenario, worker, rep, count, activity, args):
         "worker_cpu_total_s": run.sampler.samples[worker_pid][-1][1],
         "worker_cores_busy": worker_cpu / wall if wall > 0 else None,
         "server_cpu_ms_per_activity": 1000 * server_cpu / len(done),
+        "server_cores_busy": server_cpu / wall if wall > 0 else None,
         "launch_to_first_completion_s": first_close - run.launched,
     })
     return result
@@ -492,6 +493,10 @@ def rogue_async(cli, worker, rep, p):
         "loaded_statuses": status_counts(load),
         "heartbeat_status": hb["status"],
         "heartbeat_timed_out": hb["failure_detail"] == "HEARTBEAT",
+        # A worker whose polling froze may pick the heartbeating activity up only after
+        # the freeze, and then not time out: how long it waited says so.
+        "heartbeat_schedule_to_start_ms": 1000 * (hb["started"] - hb["schedule"])
+        if hb["started"] and hb["schedule"] else None,
         "heartbeat_failure": hb["failure_message"],
         "peak_rss_mib": rss / MIB if rss else None,
     }
@@ -561,7 +566,8 @@ def report(data):
     labels = [WORKERS[w]["label"] for w in workers]
     lines = [f"Run of {data['date']} on {data['machine']}; temporal CLI {data['temporal']}; "
              f"{data['repeat']} repetition(s), median shown; a fresh dev server for every "
-             f"scenario and worker.", ""]
+             f"scenario and worker; load average {' '.join(data['loadavg_before'])} before, "
+             f"{' '.join(data['loadavg_after'])} after; commit {data.get('commit', '?')}.", ""]
 
     def table(title, rows):
         lines.append(f"**{title}**")
@@ -594,6 +600,7 @@ def report(data):
         ]
         if scenario == "cpu_sync":
             rows.insert(2, ("worker cores busy (CPU / wall)", lambda w: get("cpu_sync", w, "worker_cores_busy")))
+            rows.insert(3, ("server cores busy (CPU / wall)", lambda w: get("cpu_sync", w, "server_cores_busy")))
         extra = f", {p['cpu_ms']} ms of thread CPU each" if scenario == "cpu_sync" else ""
         table(f"{scenario}: {n} activities{extra}", rows)
 
@@ -625,6 +632,7 @@ def report(data):
                   ("rogue median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
                   ("rogue / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
                   ("heartbeat timed out", hb),
+                  ("heartbeat_sync schedule to start (ms)", lambda w: get(s, w, "heartbeat_schedule_to_start_ms", digits=0)),
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
               ])
 
@@ -756,6 +764,7 @@ def main():
         data["commit"] = commit
     except OSError:
         pass
+    data["loadavg_before"] = open("/proc/loadavg").read().split()[:3]
     began = time.monotonic()
     for rep in range(args.repeat):
         for scenario in scenarios:
@@ -772,6 +781,7 @@ def main():
                 data["results"].setdefault(scenario, {}).setdefault(w, []).append(result)
                 log(f"  {w}: {json.dumps(result)}")
     data["elapsed_s"] = round(time.monotonic() - began)
+    data["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     data["targets"] = targets(data)
     markdown = report(data)
     out = Path(args.out)
