@@ -30,7 +30,10 @@ fn sync_thread_name(ctx: &ActivityContext) -> String {
     assert_eq!(info.attempt, 1);
     assert_eq!(info.start_to_close_timeout, Some(Duration::from_secs(30)));
     let deadline = info.deadline.expect("a deadline from start-to-close");
-    assert_eq!(deadline, info.started_time.unwrap() + Duration::from_secs(30));
+    assert_eq!(
+        deadline,
+        info.started_time.unwrap() + Duration::from_secs(30)
+    );
     thread::current().name().unwrap_or("").to_owned()
 }
 
