@@ -14,7 +14,7 @@ use legwork::client::StartActivity;
 
 use common::{client, server, start_once, task_queue, wait_until_started};
 
-/// `cargo test` builds the examples next to the test binaries' `deps/` folder.
+/// Plain `cargo test` builds the examples next to the test binaries' `deps/` folder.
 fn example(name: &str) -> PathBuf {
     let deps = std::env::current_exe()
         .unwrap()
@@ -24,7 +24,7 @@ fn example(name: &str) -> PathBuf {
     let path = deps.parent().unwrap().join("examples").join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo test --all-targets`",
+        "{} is missing: `cargo test` builds it (`cargo build --examples` does too)",
         path.display()
     );
     path
