@@ -37,6 +37,18 @@ fn sync_thread_name(ctx: &ActivityContext) -> String {
     thread::current().name().unwrap_or("").to_owned()
 }
 
+/// The nice value of the thread it ran on.
+#[activity]
+fn sync_thread_nice() -> i32 {
+    // SAFETY: reads this thread's priority; touches no memory.
+    unsafe {
+        libc::getpriority(
+            libc::PRIO_PROCESS,
+            libc::syscall(libc::SYS_gettid) as libc::id_t,
+        )
+    }
+}
+
 #[activity(async)]
 async fn async_thread_name(ctx: &ActivityContext) -> String {
     tokio::task::yield_now().await;
@@ -162,6 +174,15 @@ async fn sync_activities_run_on_pool_threads_and_async_ones_do_not() {
     assert!(
         sync_thread.starts_with("legwork-blocking-"),
         "sync ran on {sync_thread:?}"
+    );
+    let nice = start_once(&client, StartActivity::new("sync_thread_nice", &queue)).await;
+    // SAFETY: reads the process's priority.
+    let process_nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    let expected = (process_nice + 10).min(19);
+    assert_eq!(
+        nice.result::<i32>().await.unwrap(),
+        expected,
+        "pool threads yield the CPU"
     );
     assert!(
         async_thread.starts_with("legwork-async-"),

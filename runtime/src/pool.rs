@@ -17,6 +17,7 @@ pub(crate) struct BlockingPool {
 struct Shared {
     name: String,
     max_threads: usize,
+    nice: i32,
     state: Mutex<State>,
     job_ready: Condvar,
 }
@@ -29,11 +30,13 @@ struct State {
 }
 
 impl BlockingPool {
-    pub(crate) fn new(name: impl Into<String>, max_threads: usize) -> Self {
+    /// `nice` is added to each thread's nice value (Linux; 0 leaves it alone).
+    pub(crate) fn new(name: impl Into<String>, max_threads: usize, nice: i32) -> Self {
         BlockingPool {
             shared: Arc::new(Shared {
                 name: name.into(),
                 max_threads: max_threads.max(1),
+                nice,
                 state: Mutex::new(State::default()),
                 job_ready: Condvar::new(),
             }),
@@ -59,7 +62,10 @@ impl BlockingPool {
         let shared = Arc::clone(&self.shared);
         thread::Builder::new()
             .name(format!("{}-{index}", shared.name))
-            .spawn(move || shared.work())
+            .spawn(move || {
+                lower_priority(shared.nice);
+                shared.work()
+            })
             .expect("the OS refused to start a pool thread");
     }
 
@@ -68,6 +74,26 @@ impl BlockingPool {
         self.shared.state.lock().unwrap().threads
     }
 }
+
+/// Activity threads yield the CPU to the worker's own machinery and to a Temporal server on
+/// the same machine: a pool full of CPU-bound activities must not starve the thread that
+/// polls and responds, or the server that hands out the next task.
+#[cfg(target_os = "linux")]
+fn lower_priority(increment: i32) {
+    if increment == 0 {
+        return;
+    }
+    // SAFETY: gettid and setpriority only read their arguments; on Linux a thread id
+    // names just this thread.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, (current + increment).min(19));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_increment: i32) {}
 
 impl Shared {
     fn work(&self) {
@@ -96,7 +122,7 @@ mod tests {
 
     #[test]
     fn never_runs_more_than_max_threads_at_once() {
-        let pool = BlockingPool::new("test-pool", 3);
+        let pool = BlockingPool::new("test-pool", 3, 0);
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let (done, finished) = mpsc::channel();
@@ -119,7 +145,7 @@ mod tests {
 
     #[test]
     fn a_panicking_job_does_not_kill_its_thread() {
-        let pool = BlockingPool::new("panic-pool", 1);
+        let pool = BlockingPool::new("panic-pool", 1, 0);
         pool.execute(|| panic!("boom"));
         let (done, finished) = mpsc::channel();
         pool.execute(move || done.send(()).unwrap());

@@ -23,6 +23,10 @@ pub struct WorkerOptions {
     /// Threads of the blocking pool that runs sync activities; at most one sync
     /// activity runs per thread, more wait for a thread.
     pub blocking_threads: usize,
+    /// Added to the nice value of blocking-pool threads (Linux), so that CPU-bound sync
+    /// activities yield to the thread that polls and responds, and to a Temporal server
+    /// on the same machine. 10 by default; 0 keeps the process's priority.
+    pub blocking_nice: i32,
     /// Threads of the event loop that runs async activities.
     pub async_threads: usize,
     /// Concurrent `PollActivityTaskQueue` calls.
@@ -45,6 +49,7 @@ impl WorkerOptions {
             task_queue: task_queue.into(),
             max_concurrent_activities,
             blocking_threads: max_concurrent_activities,
+            blocking_nice: 10,
             async_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pollers: 5,
             shutdown_grace: Duration::from_secs(10),

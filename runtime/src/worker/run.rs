@@ -120,6 +120,7 @@ pub(super) fn spawn(
                 blocking: Arc::new(BlockingPool::new(
                     "legwork-blocking",
                     options.blocking_threads,
+                    options.blocking_nice,
                 )),
                 event_loop: event_loop.handle().clone(),
                 stall_watch: StallWatch::new(options.stall_threshold, stalls.clone()),
