@@ -13,16 +13,13 @@ use crate::registry::Outcome;
 
 /// The argument payloads of one activity task, one payload per parameter.
 pub struct Args {
-    activity: String,
+    activity: &'static str,
     payloads: Vec<Payload>,
 }
 
 impl Args {
-    pub fn new(activity: impl Into<String>, payloads: Vec<Payload>) -> Self {
-        Args {
-            activity: activity.into(),
-            payloads,
-        }
+    pub fn new(activity: &'static str, payloads: Vec<Payload>) -> Self {
+        Args { activity, payloads }
     }
 
     /// Checks the payload count against the function's parameters, by name.
@@ -52,7 +49,7 @@ impl Args {
 
 /// Decodes the arguments in order; built by [`Args::expect`].
 pub struct ArgDecoder {
-    activity: String,
+    activity: &'static str,
     params: &'static [&'static str],
     payloads: vec::IntoIter<Payload>,
     index: usize,

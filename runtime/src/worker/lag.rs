@@ -9,7 +9,9 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) const TICK: Duration = Duration::from_millis(100);
+/// Rare enough that an idle worker stays idle; a blocked runtime shows anyway, as the
+/// age of the probe still waiting.
+pub(crate) const TICK: Duration = Duration::from_millis(500);
 
 /// Lag seen on one runtime.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

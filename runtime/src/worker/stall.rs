@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -23,6 +24,8 @@ pub(crate) struct StallWatch {
     stalls: Arc<AtomicU64>,
     polling: Arc<Mutex<HashMap<u64, Arc<PollClock>>>>,
     next_id: Arc<AtomicU64>,
+    /// Wakes the sweep when an async activity starts; it sleeps while none runs.
+    started: Arc<Notify>,
 }
 
 /// One activity's poll in progress, stamped in nanoseconds since `epoch()` (0: none).
@@ -52,6 +55,7 @@ impl StallWatch {
             stalls,
             polling: Arc::default(),
             next_id: Arc::default(),
+            started: Arc::default(),
         }
     }
 
@@ -71,6 +75,7 @@ impl StallWatch {
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.polling.lock().unwrap().insert(id, clock.clone());
+        self.started.notify_one();
         Watched {
             future,
             watch: self.clone(),
@@ -79,10 +84,17 @@ impl StallWatch {
         }
     }
 
-    /// Warns about polls still running past the threshold, until `stop`.
+    /// Warns about polls still running past the threshold, until `stop`. Looks every half
+    /// threshold while async activities run, and sleeps while none does.
     pub(crate) async fn sweep(self, stop: CancellationToken) {
-        let period = (self.threshold / 4).max(Duration::from_millis(5));
+        let period = (self.threshold / 2).max(Duration::from_millis(5));
         loop {
+            if self.polling.lock().unwrap().is_empty() {
+                tokio::select! {
+                    _ = self.started.notified() => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
                 _ = stop.cancelled() => return,

@@ -26,9 +26,10 @@ async fn fetch(ctx: &ActivityContext, url: String) -> Vec<u8> {
 
 fn invoke(name: &str, payloads: Vec<legwork::Payload>) -> Result<legwork::Payload, ActivityError> {
     let registry = legwork::Registry::linked().unwrap();
-    let args = Args::new(name, payloads);
+    let descriptor = registry.get(name).unwrap();
+    let args = Args::new(descriptor.name, payloads);
     let ctx = ActivityContext::new(Default::default());
-    match registry.get(name).unwrap().invoker {
+    match descriptor.invoker {
         Invoker::Sync(invoke) => invoke(&ctx, args),
         Invoker::Async(invoke) => tokio::runtime::Runtime::new()
             .unwrap()
