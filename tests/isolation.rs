@@ -83,28 +83,21 @@ impl Write for LogWriter {
 }
 
 /// Starts `count` activities at once and waits for all of them; returns the elapsed time.
+/// Starts `count` activities back to back and waits until all completed; the elapsed time.
 async fn run_many(client: &Client, queue: &str, activity: &str, count: usize) -> Duration {
     let began = Instant::now();
-    let starts = (0..count).map(|_| start_once(client, StartActivity::new(activity, queue)));
-    let handles = futures_join_all(starts).await;
+    let mut handles = Vec::with_capacity(count);
+    for _ in 0..count {
+        handles.push(start_once(client, StartActivity::new(activity, queue)).await);
+    }
     for handle in &handles {
-        handle.outcome().await.unwrap();
-        assert!(matches!(
-            handle.outcome().await.unwrap(),
-            legwork::client::ActivityOutcome::Completed(_)
-        ));
+        let outcome = handle.outcome().await.unwrap();
+        assert!(
+            matches!(outcome, legwork::client::ActivityOutcome::Completed(_)),
+            "{outcome:?}"
+        );
     }
     began.elapsed()
-}
-
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(future.await);
-    }
-    set
 }
 
 #[tokio::test]
