@@ -14,11 +14,20 @@ fn greet_in_french(name: String) -> String {
 
 fn main() {
     let error = Registry::linked().unwrap_err().to_string();
-    assert!(error.starts_with("activity name `greet` is registered twice"), "{error}");
+    assert!(
+        error.starts_with("activity name `greet` is registered twice"),
+        "{error}"
+    );
     assert!(error.contains("greet_in_english` at "), "{error}");
-    assert!(error.contains("duplicate-names-stop-the-worker.rs:6:4"), "{error}");
+    assert!(
+        error.contains("duplicate-names-stop-the-worker.rs:6:4"),
+        "{error}"
+    );
     assert!(error.contains("greet_in_french` at "), "{error}");
-    assert!(error.contains("duplicate-names-stop-the-worker.rs:11:4"), "{error}");
+    assert!(
+        error.contains("duplicate-names-stop-the-worker.rs:11:4"),
+        "{error}"
+    );
     // The worker refuses to start, before it connects anywhere.
     let mut options = WorkerOptions::new("unused");
     options.address = "127.0.0.1:9".to_owned();
