@@ -1,0 +1,129 @@
+//! What `DescribeActivityExecution` says about an activity.
+
+use super::*;
+
+/// An activity's overall status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityStatus {
+    /// Not closed yet; see [`RunState`] for the detail.
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+    Terminated,
+    TimedOut,
+    /// A status this client does not know.
+    Unknown,
+}
+
+impl ActivityStatus {
+    pub(super) fn from_proto(status: i32) -> Self {
+        match ActivityExecutionStatus::try_from(status) {
+            Ok(ActivityExecutionStatus::Running) => Self::Running,
+            Ok(ActivityExecutionStatus::Completed) => Self::Completed,
+            Ok(ActivityExecutionStatus::Failed) => Self::Failed,
+            Ok(ActivityExecutionStatus::Canceled) => Self::Canceled,
+            Ok(ActivityExecutionStatus::Terminated) => Self::Terminated,
+            Ok(ActivityExecutionStatus::TimedOut) => Self::TimedOut,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether the activity has closed.
+    pub fn is_closed(self) -> bool {
+        !matches!(self, Self::Running | Self::Unknown)
+    }
+}
+
+/// Where a running activity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Waiting in the task queue for a worker (or for its next retry).
+    Scheduled,
+    /// A worker is running an attempt.
+    Started,
+    CancelRequested,
+    Paused,
+    PauseRequested,
+    /// Closed, or a state this client does not know.
+    None,
+}
+
+impl RunState {
+    pub(super) fn from_proto(state: i32) -> Self {
+        match PendingActivityState::try_from(state) {
+            Ok(PendingActivityState::Scheduled) => Self::Scheduled,
+            Ok(PendingActivityState::Started) => Self::Started,
+            Ok(PendingActivityState::CancelRequested) => Self::CancelRequested,
+            Ok(PendingActivityState::Paused) => Self::Paused,
+            Ok(PendingActivityState::PauseRequested) => Self::PauseRequested,
+            _ => Self::None,
+        }
+    }
+}
+
+/// What `DescribeActivityExecution` says about an activity.
+#[derive(Debug, Clone)]
+pub struct ActivityDescription {
+    pub activity_id: String,
+    pub run_id: String,
+    pub activity_type: String,
+    pub task_queue: String,
+    pub status: ActivityStatus,
+    pub run_state: RunState,
+    /// The current attempt, from 1.
+    pub attempt: u32,
+    /// The failure of the last failed attempt.
+    pub last_failure: Option<ActivityFailure>,
+    /// The details of the last recorded heartbeat.
+    pub last_heartbeat_details: Vec<Payload>,
+    pub last_heartbeat_time: Option<SystemTime>,
+    /// When the activity was started (queued) by the client.
+    pub schedule_time: Option<SystemTime>,
+    /// When a worker picked up the last attempt.
+    pub last_started_time: Option<SystemTime>,
+    /// When the activity closed.
+    pub close_time: Option<SystemTime>,
+    pub last_worker_identity: String,
+    /// The reason given with a cancellation request.
+    pub canceled_reason: Option<String>,
+    /// How it ended, once closed.
+    pub outcome: Option<ActivityOutcome>,
+    /// Everything the server sent.
+    pub raw: ActivityExecutionInfo,
+}
+
+impl ActivityDescription {
+    pub(super) fn from_proto(
+        info: ActivityExecutionInfo,
+        outcome: Option<ActivityOutcome>,
+    ) -> Self {
+        ActivityDescription {
+            activity_id: info.activity_id.clone(),
+            run_id: info.run_id.clone(),
+            activity_type: info
+                .activity_type
+                .as_ref()
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            task_queue: info.task_queue.clone(),
+            status: ActivityStatus::from_proto(info.status),
+            run_state: RunState::from_proto(info.run_state),
+            attempt: u32::try_from(info.attempt).unwrap_or(0),
+            last_failure: info.last_failure.clone().map(ActivityFailure::from_proto),
+            last_heartbeat_details: info
+                .heartbeat_details
+                .clone()
+                .map(|details| details.payloads)
+                .unwrap_or_default(),
+            last_heartbeat_time: to_system_time(&info.last_heartbeat_time),
+            schedule_time: to_system_time(&info.schedule_time),
+            last_started_time: to_system_time(&info.last_started_time),
+            close_time: to_system_time(&info.close_time),
+            last_worker_identity: info.last_worker_identity.clone(),
+            canceled_reason: Some(info.canceled_reason.clone()).filter(|reason| !reason.is_empty()),
+            outcome,
+            raw: info,
+        }
+    }
+}
