@@ -1,7 +1,7 @@
 //! One activity task, from poll to report: dispatch, local timeouts, heartbeats, and how
 //! the attempt's end is told to the server.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,29 +55,36 @@ pub(super) async fn handle_task(
         }
     };
     attempt.finished.cancel();
-    if take_outstanding(&shared, &token).is_none() {
-        return; // shutdown reported it at the end of the grace period
-    }
-    let Some(report) = settle(&attempt, outcome) else {
+    // Whoever takes the token reports it: here, or shutdown at the end of the grace.
+    let report = match take_outstanding(&shared, &token) {
+        Some(_) => settle(&attempt, outcome),
+        None => None,
+    };
+    if let Some(report) = &report {
+        counter(&shared, report).fetch_add(1, Ordering::Relaxed);
+    } else {
         debug!(activity, reason = ?attempt.cancel_reason(), "attempt ended without a report");
-        return;
-    };
-    let counter = match report {
-        Report::Completed(_) => &shared.completed,
-        Report::Failed { .. } => &shared.failed,
-        Report::Canceled { .. } => &shared.canceled,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+    }
     let reporter = shared.clone();
     shared.responses.spawn(async move {
-        if let Report::Canceled { .. } = report {
-            flush_heartbeat(&reporter, &token, &attempt).await;
+        if let Some(report) = report {
+            if let Report::Canceled { .. } = report {
+                flush_heartbeat(&reporter, &token, &attempt).await;
+            }
+            reporter.reporter().report(&activity, token, report).await;
         }
-        reporter.reporter().report(&activity, token, report).await;
         // The slot is free only once no thread works for this attempt any more.
         attempt.blocking_jobs_done().await;
         drop(permit);
     });
+}
+
+fn counter<'a>(shared: &'a Shared, report: &Report) -> &'a AtomicU64 {
+    match report {
+        Report::Completed(_) => &shared.completed,
+        Report::Failed { .. } => &shared.failed,
+        Report::Canceled { .. } => &shared.canceled,
+    }
 }
 
 /// How the server hears of an attempt's end; `None` when it must hear nothing.
