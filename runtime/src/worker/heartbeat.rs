@@ -50,7 +50,7 @@ pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
         let Some(details) = attempt.take_pending_heartbeat() else {
             continue;
         };
-        if !send(&attempt, &link, details).await {
+        if !send_heartbeat(&attempt, &link, details).await {
             return;
         }
         tokio::select! {
@@ -61,7 +61,11 @@ pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
 }
 
 /// Sends one heartbeat and acts on the answer; false when the attempt is gone.
-async fn send(attempt: &Attempt, link: &HeartbeatLink, details: Payload) -> bool {
+pub(crate) async fn send_heartbeat(
+    attempt: &Attempt,
+    link: &HeartbeatLink,
+    details: Payload,
+) -> bool {
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
         details: Some(Payloads {

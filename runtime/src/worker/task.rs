@@ -9,15 +9,14 @@ use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tracing::debug;
 
 use super::dispatch::not_found;
-use super::heartbeat::{heartbeat_loop, throttle_interval, HeartbeatLink};
-use super::respond::{with_deadline, Report, CALL_DEADLINE};
+use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
+use super::respond::Report;
 use super::run::{Outstanding, Shared};
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
-use crate::proto::service::{PollActivityTaskQueueResponse, RecordActivityTaskHeartbeatRequest};
-use crate::proto::Payloads;
+use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::registry::Outcome;
 
 /// sdk-core's margin past a timeout before it cancels an attempt locally.
@@ -157,39 +156,35 @@ pub(super) fn heartbeat_starter(
     let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
     let interval = throttle_interval(info.heartbeat_timeout);
     Box::new(move |attempt| {
-        let link = HeartbeatLink {
-            client: shared.client.clone(),
-            namespace: shared.options.namespace.clone(),
-            identity: shared.options.identity.clone(),
-            task_token: token.clone(),
-            interval,
-            acked: acked.clone(),
-            sent: shared.heartbeats_sent.clone(),
-        };
+        let link = heartbeat_link(&shared, &token, interval, acked.clone());
         shared.control.spawn(heartbeat_loop(attempt, link));
     })
+}
+
+fn heartbeat_link(
+    shared: &Shared,
+    token: &[u8],
+    interval: Duration,
+    acked: Arc<Notify>,
+) -> HeartbeatLink {
+    HeartbeatLink {
+        client: shared.client.clone(),
+        namespace: shared.options.namespace.clone(),
+        identity: shared.options.identity.clone(),
+        task_token: token.to_vec(),
+        interval,
+        acked,
+        sent: shared.heartbeats_sent.clone(),
+    }
 }
 
 /// Sends details recorded since the last heartbeat call, so the server has them before
 /// it hears of the cancellation.
 pub(super) async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
-    let Some(details) = attempt.take_pending_heartbeat() else {
-        return;
-    };
-    let request = RecordActivityTaskHeartbeatRequest {
-        task_token: token.to_vec(),
-        details: Some(Payloads {
-            payloads: vec![details],
-        }),
-        identity: shared.options.identity.clone(),
-        namespace: shared.options.namespace.clone(),
-        ..Default::default()
-    };
-    shared.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
-    let mut client = shared.client.clone();
-    let _ = client
-        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
-        .await;
+    if let Some(details) = attempt.take_pending_heartbeat() {
+        let link = heartbeat_link(shared, token, Duration::ZERO, Arc::default());
+        send_heartbeat(attempt, &link, details).await;
+    }
 }
 
 pub(super) fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<Outstanding> {
