@@ -27,6 +27,19 @@ pub enum ConnectError {
     },
 }
 
+/// Deadline of every unary call, from the worker and the client alike.
+pub(crate) const UNARY_DEADLINE: Duration = Duration::from_secs(10);
+/// Deadline of a long poll: the server answers empty after about 60 s, and refuses a long
+/// poll that has no deadline at all (sdk-core allows 70 s).
+pub(crate) const LONG_POLL_DEADLINE: Duration = Duration::from_secs(70);
+
+/// A request carrying a gRPC deadline.
+pub(crate) fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(deadline);
+    request
+}
+
 /// Adds the headers every Temporal SDK sends.
 #[derive(Clone)]
 pub struct Headers {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::connection::connect;
+use crate::connection::{connect, with_deadline};
 use crate::proto::service::{DescribeNamespaceRequest, GetSystemInfoRequest};
 
 /// Environment variable naming the `temporal` binary to run.
@@ -345,19 +345,16 @@ async fn check_health(address: &str) -> Result<(), String> {
     let mut client = connect(address, NAMESPACE)
         .await
         .map_err(|error| error.to_string())?;
-    let mut request = tonic::Request::new(GetSystemInfoRequest {});
-    request.set_timeout(HEALTH_RPC_TIMEOUT);
     client
-        .get_system_info(request)
+        .get_system_info(with_deadline(GetSystemInfoRequest {}, HEALTH_RPC_TIMEOUT))
         .await
         .map_err(|status| format!("GetSystemInfo: {status}"))?;
-    let mut request = tonic::Request::new(DescribeNamespaceRequest {
+    let request = DescribeNamespaceRequest {
         namespace: NAMESPACE.to_owned(),
         ..Default::default()
-    });
-    request.set_timeout(HEALTH_RPC_TIMEOUT);
+    };
     client
-        .describe_namespace(request)
+        .describe_namespace(with_deadline(request, HEALTH_RPC_TIMEOUT))
         .await
         .map_err(|status| format!("DescribeNamespace: {status}"))?;
     Ok(())

@@ -78,7 +78,7 @@ pub fn encode_bytes(value: Vec<u8>) -> Result<Payload, serde_json::Error> {
     Ok(payload(BINARY_PLAIN, value))
 }
 
-/// Decodes `binary/plain`; also accepts a JSON array or base64-free JSON of bytes.
+/// Decodes `binary/plain`; a payload in another encoding is read as JSON (an array of bytes).
 pub fn decode_bytes(payload: &Payload) -> Result<Vec<u8>, DecodeError> {
     match encoding_of(payload) {
         BINARY_PLAIN => Ok(payload.data.clone()),

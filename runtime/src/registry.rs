@@ -132,6 +132,21 @@ impl Registry {
         self.by_name.values().copied()
     }
 
+    /// The failure for a type not served here, worded as the Python SDK words it and
+    /// listing the names that are.
+    pub(crate) fn not_found(&self, activity_type: &str) -> ActivityError {
+        let known: Vec<&str> = self.names().collect();
+        let known = if known.is_empty() {
+            "(none)".to_owned()
+        } else {
+            known.join(", ")
+        };
+        ActivityError::new(format!(
+            "activity function {activity_type} is not registered on this worker, available activities: {known}"
+        ))
+        .with_type(crate::error::failure_type::NOT_FOUND)
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_name.keys().copied()
     }

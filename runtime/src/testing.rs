@@ -116,11 +116,7 @@ impl ActivityEnvironment {
     pub fn run(&self, name: &str, args: Vec<Payload>) -> Result<Payload, ActivityError> {
         let registry = Registry::linked().map_err(|error| ActivityError::new(error.to_string()))?;
         let Some(descriptor) = registry.get(name) else {
-            let known: Vec<&str> = registry.names().collect();
-            return Err(ActivityError::new(format!(
-                "no activity `{name}` is registered; known: {}",
-                known.join(", ")
-            )));
+            return Err(registry.not_found(name));
         };
         let mut info = self.info.clone();
         info.activity_type = name.to_owned();

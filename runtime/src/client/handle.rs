@@ -35,7 +35,7 @@ impl ActivityHandle {
             let response = self
                 .client
                 .service()
-                .poll_activity_execution(with_timeout(request, LONG_POLL_TIMEOUT))
+                .poll_activity_execution(with_deadline(request, LONG_POLL_DEADLINE))
                 .await;
             match response {
                 Ok(response) => {
@@ -94,7 +94,7 @@ impl ActivityHandle {
         };
         self.client
             .service()
-            .request_cancel_activity_execution(with_timeout(request, UNARY_TIMEOUT))
+            .request_cancel_activity_execution(with_deadline(request, UNARY_DEADLINE))
             .await
             .map_err(rpc_error("RequestCancelActivityExecution"))?;
         Ok(())
@@ -114,7 +114,7 @@ impl ActivityHandle {
         let response = self
             .client
             .service()
-            .describe_activity_execution(with_timeout(request, UNARY_TIMEOUT))
+            .describe_activity_execution(with_deadline(request, UNARY_DEADLINE))
             .await
             .map_err(rpc_error("DescribeActivityExecution"))?
             .into_inner();

@@ -11,9 +11,12 @@ use temporalio_protos::protos::temporal::api::activity::v1::{
 use temporalio_protos::protos::temporal::api::enums::v1::{
     ActivityExecutionStatus, PendingActivityState, RetryState, TaskQueueKind, TimeoutType,
 };
-use tonic::{Code, Request};
+use tonic::Code;
 
-use crate::connection::{connect, default_identity, ConnectError, ServiceClient};
+use crate::connection::{
+    connect, default_identity, with_deadline, ConnectError, ServiceClient, LONG_POLL_DEADLINE,
+    UNARY_DEADLINE,
+};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::proto::{
     self, service, ActivityType, Failure, FailureInfo, Payload, Payloads, TaskQueue,
@@ -31,11 +34,6 @@ pub use handle::ActivityHandle;
 pub use outcome::{ActivityFailure, ActivityOutcome};
 pub use start::{RetryPolicy, StartActivity};
 
-/// Deadline of every unary call.
-const UNARY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deadline of a long poll: the server answers empty after about 60 s, and refuses a long
-/// poll that has no deadline at all.
-const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(70);
 const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(60);
 
 /// Why a client call failed.
@@ -65,12 +63,6 @@ pub enum ClientError {
 
 fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientError {
     move |status| ClientError::Rpc { operation, status }
-}
-
-fn with_timeout<T>(message: T, timeout: Duration) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(timeout);
-    request
 }
 
 /// A connection to a Temporal namespace, for starting and watching standalone activities.
@@ -148,7 +140,7 @@ impl Client {
         let request = options.into_request(&self.namespace, &self.identity)?;
         let response = self
             .service()
-            .start_activity_execution(with_timeout(request, UNARY_TIMEOUT))
+            .start_activity_execution(with_deadline(request, UNARY_DEADLINE))
             .await
             .map_err(rpc_error("StartActivityExecution"))?
             .into_inner();

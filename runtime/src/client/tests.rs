@@ -11,6 +11,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+async fn client_of(server: &DevServer) -> Client {
+    Client::connect(&server.address(), server.namespace())
+        .await
+        .unwrap()
+}
+
 /// Plays the worker's part over raw gRPC, since the real worker lives elsewhere.
 struct FakeWorker {
     service: ServiceClient,
@@ -43,7 +49,7 @@ impl FakeWorker {
         let task = self
             .service
             .clone()
-            .poll_activity_task_queue(with_timeout(request, LONG_POLL_TIMEOUT))
+            .poll_activity_task_queue(with_deadline(request, LONG_POLL_DEADLINE))
             .await
             .unwrap()
             .into_inner();
@@ -66,7 +72,7 @@ impl FakeWorker {
         };
         self.service
             .clone()
-            .respond_activity_task_completed(with_timeout(request, UNARY_TIMEOUT))
+            .respond_activity_task_completed(with_deadline(request, UNARY_DEADLINE))
             .await
             .unwrap();
     }
@@ -81,7 +87,7 @@ impl FakeWorker {
         };
         self.service
             .clone()
-            .respond_activity_task_failed(with_timeout(request, UNARY_TIMEOUT))
+            .respond_activity_task_failed(with_deadline(request, UNARY_DEADLINE))
             .await
             .unwrap();
     }
@@ -147,9 +153,7 @@ fn scheduled_activity_is_described_and_canceled() {
     }
     let server = DevServer::start().unwrap();
     runtime().block_on(async {
-        let client = Client::connect(&server.address(), server.namespace())
-            .await
-            .unwrap();
+        let client = client_of(&server).await;
         let handle = client
             .start_activity(StartActivity::new("nobody-runs-me", "idle-queue").arg(&1))
             .await
@@ -195,9 +199,7 @@ fn completed_and_failed_activities_report_their_outcome() {
     let server = DevServer::start().unwrap();
     eprintln!("dev server started in {:?}", server.startup_time());
     runtime().block_on(async {
-        let client = Client::connect(&server.address(), server.namespace())
-            .await
-            .unwrap();
+        let client = client_of(&server).await;
         let worker = FakeWorker::new(&server, "fake-queue").await;
 
         let greeting = client
@@ -256,9 +258,7 @@ fn exhausted_retries_and_timeouts_have_their_own_shapes() {
     }
     let server = DevServer::start().unwrap();
     runtime().block_on(async {
-        let client = Client::connect(&server.address(), server.namespace())
-            .await
-            .unwrap();
+        let client = client_of(&server).await;
         let worker = FakeWorker::new(&server, "retry-queue").await;
 
         let flaky = client

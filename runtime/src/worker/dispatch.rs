@@ -8,10 +8,10 @@ use tokio::sync::oneshot;
 
 use super::stall::StallWatch;
 use crate::context::ActivityContext;
-use crate::error::{failure_type, ActivityError};
+use crate::error::ActivityError;
 use crate::invoke::{until_cancelled, Args};
 use crate::pool::BlockingPool;
-use crate::registry::{ActivityDescriptor, Invoker, Outcome, Registry};
+use crate::registry::{ActivityDescriptor, Invoker, Outcome};
 use crate::run_blocking::{BlockingScope, SCOPE};
 
 /// Where activities run; never the runtime that talks to the server.
@@ -71,14 +71,4 @@ impl Executors {
             }
         }
     }
-}
-
-/// The failure for a type this worker does not serve, worded as the Python SDK words it.
-pub(crate) fn not_found(activity_type: &str, registry: &Registry) -> ActivityError {
-    let known: Vec<&str> = registry.names().collect();
-    ActivityError::new(format!(
-        "activity function {activity_type} is not registered on this worker, available activities: {}",
-        if known.is_empty() { "(none)".to_owned() } else { known.join(", ") }
-    ))
-    .with_type(failure_type::NOT_FOUND)
 }

@@ -12,9 +12,9 @@ use tokio::sync::Notify;
 use tonic::Code;
 use tracing::{debug, warn};
 
-use super::respond::{with_deadline, CALL_DEADLINE};
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
+use crate::connection::{with_deadline, UNARY_DEADLINE};
 use crate::proto::service::RecordActivityTaskHeartbeatRequest;
 use crate::proto::{Payload, Payloads};
 
@@ -78,7 +78,7 @@ pub(crate) async fn send_heartbeat(
     link.sent.fetch_add(1, Ordering::Relaxed);
     let mut client = link.client.clone();
     match client
-        .record_activity_task_heartbeat(with_deadline(request, CALL_DEADLINE))
+        .record_activity_task_heartbeat(with_deadline(request, UNARY_DEADLINE))
         .await
     {
         Ok(response) => {

@@ -1,26 +1,17 @@
 //! Reports the end of an attempt to the server.
 
 use std::future::Future;
-use std::time::Duration;
 
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
 
 use super::retry;
-use crate::connection::ServiceClient;
+use crate::connection::{with_deadline, ServiceClient, UNARY_DEADLINE};
 use crate::proto::service::{
     RespondActivityTaskCanceledRequest, RespondActivityTaskCompletedRequest,
     RespondActivityTaskFailedRequest,
 };
 use crate::proto::{Failure, Payload, Payloads};
-
-pub(crate) const CALL_DEADLINE: Duration = Duration::from_secs(10);
-
-pub(crate) fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(deadline);
-    request
-}
 
 /// How an attempt ends, as the server hears it.
 #[derive(Debug)]
@@ -118,7 +109,7 @@ impl Reporter<'_> {
             .retry(|| {
                 rpc(
                     self.client.clone(),
-                    with_deadline(request.clone(), CALL_DEADLINE),
+                    with_deadline(request.clone(), UNARY_DEADLINE),
                 )
             })
             .await

@@ -14,20 +14,20 @@ use tracing::{debug, info, warn};
 
 use super::dispatch::Executors;
 use super::lag::{Lag, LagMonitor};
-use super::respond::{with_deadline, Reporter};
+use super::respond::Reporter;
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
 use super::stall::StallWatch;
 use super::task::handle_task;
 use super::{retry, Ready, WorkerError, WorkerOptions};
 use crate::attempt::Attempt;
-use crate::connection::{connect, ServiceClient};
+use crate::connection::{
+    connect, with_deadline, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
+};
 use crate::pool::BlockingPool;
 use crate::proto::service::{DescribeNamespaceRequest, PollActivityTaskQueueRequest};
 use crate::proto::{Capabilities, TaskQueue, TaskQueueKind};
 use crate::registry::Registry;
 
-/// The server answers an idle long poll after about 60 s; sdk-core allows 70.
-const POLL_DEADLINE: Duration = Duration::from_secs(70);
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
 
@@ -174,7 +174,7 @@ async fn connect_to_namespace(
         ..Default::default()
     };
     let described = client
-        .describe_namespace(with_deadline(request, Duration::from_secs(10)))
+        .describe_namespace(with_deadline(request, UNARY_DEADLINE))
         .await
         .map_err(|status| WorkerError::Namespace {
             namespace: options.namespace.clone(),
@@ -269,8 +269,8 @@ async fn poll_loop(shared: Arc<Shared>) {
             permit = shared.slots.clone().acquire_owned() => permit.expect("slots are never closed"),
         };
         let mut client = shared.client.clone();
-        let poll =
-            client.poll_activity_task_queue(with_deadline(poll_request(&shared), POLL_DEADLINE));
+        let poll = client
+            .poll_activity_task_queue(with_deadline(poll_request(&shared), LONG_POLL_DEADLINE));
         let result = tokio::select! {
             _ = shared.stop_polling.cancelled() => return,
             result = poll => result,

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::respond::{with_deadline, Report};
+use super::respond::Report;
 use super::run::Shared;
 use super::task::worker_shutdown_failure;
 use crate::attempt::CancelReason;
+use crate::connection::with_deadline;
 use crate::proto::service::ShutdownWorkerRequest;
 use crate::proto::TaskQueueType;
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tracing::debug;
 
-use super::dispatch::not_found;
 use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
 use super::respond::Report;
 use super::run::{Outstanding, Shared};
@@ -42,7 +41,7 @@ pub(super) async fn handle_task(
         .unwrap()
         .insert(token.clone(), (activity.clone(), attempt.clone()));
     let outcome = match shared.registry.get(&activity) {
-        None => Err(not_found(&activity, &shared.registry)),
+        None => Err(shared.registry.not_found(&activity)),
         Some(descriptor) => {
             let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
