@@ -52,7 +52,7 @@ fn main() {
 async fn tiny_latencies(server: &DevServer, label: &str, saturate: bool) -> Vec<Duration> {
     let queue = format!("event-loop-{label}");
     let mut options = WorkerOptions::new(&queue);
-    options.address = server.address();
+    options.connection.address = server.address();
     options.blocking_threads = BLOCKING_THREADS;
     options.shutdown_grace = Duration::ZERO;
     let worker = tokio::task::block_in_place(|| Worker::new(options).start().unwrap());

@@ -50,7 +50,7 @@ fn http_get(url: &str) -> String {
 fn ten_thousand_heartbeats_make_a_handful_of_calls() {
     let server = DevServer::builder().metrics(true).start().unwrap();
     let mut options = WorkerOptions::new("chatty");
-    options.address = server.address();
+    options.connection.address = server.address();
     let worker = Worker::new(options).start().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let before = heartbeat_calls_seen_by(&server);

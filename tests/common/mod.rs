@@ -11,6 +11,8 @@ use legwork::client::{
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
+pub mod tls_front;
+
 /// One server for the whole test binary. Statics are never dropped, so the server is
 /// started with `kill_with_parent`: it dies with the test process.
 pub fn server() -> &'static DevServer {
@@ -36,7 +38,7 @@ pub fn task_queue(prefix: &str) -> String {
 
 pub fn worker_options(task_queue: &str) -> WorkerOptions {
     let mut options = WorkerOptions::new(task_queue);
-    options.address = server().address();
+    options.connection.address = server().address();
     options.shutdown_grace = Duration::from_secs(2);
     options
 }

@@ -14,8 +14,10 @@ use temporalio_protos::protos::temporal::api::enums::v1::{
 use tonic::Code;
 
 use crate::connection::{
-    connect, default_identity, with_deadline, ConnectError, ServiceClient, LONG_POLL_DEADLINE,
-    UNARY_DEADLINE,
+    connect, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
+};
+pub use crate::connection::{
+    ClientCertificate, ConnectError, ConnectionOptions, EnvConfigError, Pem, Secret, TlsMode,
 };
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::proto::{
@@ -88,9 +90,22 @@ fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientErr
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Secured clusters and Temporal Cloud take a [`ConnectionOptions`]:
+///
+/// ```no_run
+/// use legwork_runtime::client::{Client, ConnectionOptions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // `temporal.toml` and TEMPORAL_* variables, as the CLI and every SDK read them.
+/// let client = Client::connect_with(ConnectionOptions::from_env()?).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     service: ServiceClient,
+    api_key: ApiKeySlot,
     namespace: String,
     identity: String,
 }
@@ -105,19 +120,31 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to the frontend at `address` (`host:port` or an `http://` URL).
+    /// Connects to a plaintext frontend at `address` (`host:port`), as for a local dev
+    /// server. Anything secured goes through [`Client::connect_with`].
     pub async fn connect(address: &str, namespace: &str) -> Result<Client, ConnectError> {
-        let service = connect(address, namespace).await?;
-        Ok(Self::from_service(service, namespace))
+        let mut options = ConnectionOptions::new(address);
+        options.namespace = namespace.to_owned();
+        Self::connect_with(options).await
     }
 
-    /// A client over an existing connection (shared with a worker, for instance).
-    pub(crate) fn from_service(service: ServiceClient, namespace: &str) -> Client {
-        Client {
+    /// Connects with TLS, mTLS, an API key or extra headers as `options` say, and checks
+    /// the connection with a first call, so that a wrong address or credential fails here.
+    pub async fn connect_with(options: ConnectionOptions) -> Result<Client, ConnectError> {
+        let api_key = ApiKeySlot::new(options.api_key.as_ref())?;
+        let service = connect(&options, api_key.clone()).await?;
+        Ok(Client {
             service,
-            namespace: namespace.to_owned(),
-            identity: default_identity(),
-        }
+            api_key,
+            namespace: options.namespace,
+            identity: options.identity,
+        })
+    }
+
+    /// Replaces the API key for every later call of this client and its clones, without
+    /// reconnecting: rotate a key before it expires. `None` stops sending one.
+    pub fn set_api_key(&self, key: Option<Secret>) -> Result<(), ConnectError> {
+        self.api_key.set(key.as_ref())
     }
 
     /// Replaces the identity recorded with requests (default `pid@hostname`).

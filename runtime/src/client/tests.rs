@@ -27,7 +27,7 @@ struct FakeWorker {
 impl FakeWorker {
     async fn new(server: &DevServer, task_queue: &str) -> Self {
         FakeWorker {
-            service: connect(&server.address(), server.namespace())
+            service: crate::connection::connect_plain(&server.address())
                 .await
                 .unwrap(),
             namespace: server.namespace().to_owned(),

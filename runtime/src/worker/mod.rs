@@ -26,7 +26,7 @@ pub use options::WorkerOptions;
 pub use run::WorkerReport;
 pub(crate) use stall::stall_detector_cost;
 
-use crate::connection::ConnectError;
+use crate::connection::{ApiKeySlot, ConnectError, Secret};
 use crate::registry::{DuplicateActivity, Registry};
 
 /// Why a worker could not start.
@@ -36,11 +36,8 @@ pub enum WorkerError {
     DuplicateActivity(#[from] DuplicateActivity),
     #[error(transparent)]
     Connect(#[from] ConnectError),
-    #[error("namespace `{namespace}` is not usable: {}", .status.message())]
-    Namespace {
-        namespace: String,
-        status: tonic::Status,
-    },
+    #[error("namespace `{namespace}` does not exist on {address}; check --namespace or TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)")]
+    UnknownNamespace { namespace: String, address: String },
     #[error("could not start the worker's threads: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -83,12 +80,20 @@ impl Worker {
             Some(registry) => registry,
             None => Registry::linked()?,
         };
+        let api_key = ApiKeySlot::new(self.options.connection.api_key.as_ref())?;
         let shutdown = CancellationToken::new();
         let (ready, started) = mpsc::channel();
-        let thread = run::spawn(self.options, registry, shutdown.clone(), ready)?;
+        let thread = run::spawn(
+            self.options,
+            registry,
+            api_key.clone(),
+            shutdown.clone(),
+            ready,
+        )?;
         match started.recv() {
             Ok(Ok(())) => Ok(RunningWorker {
                 shutdown,
+                api_key,
                 thread: Some(thread),
             }),
             Ok(Err(error)) => {
@@ -103,6 +108,7 @@ impl Worker {
 /// A started worker. Dropping it shuts it down and waits, like [`RunningWorker::join`].
 pub struct RunningWorker {
     shutdown: CancellationToken,
+    api_key: ApiKeySlot,
     thread: Option<JoinHandle<WorkerReport>>,
 }
 
@@ -112,6 +118,12 @@ impl RunningWorker {
     /// grace period to finish.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// Replaces the API key for every later call (polls, heartbeats, completions), without
+    /// reconnecting: rotate a key before it expires. `None` stops sending one.
+    pub fn set_api_key(&self, key: Option<Secret>) -> Result<(), ConnectError> {
+        self.api_key.set(key.as_ref())
     }
 
     /// A token cancelled when shutdown begins.

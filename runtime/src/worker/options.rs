@@ -2,21 +2,26 @@
 
 use std::time::Duration;
 
-use crate::connection::default_identity;
+use crate::connection::ConnectionOptions;
 
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
 ///
 /// ```
+/// use legwork::client::ConnectionOptions;
+///
 /// let mut options = legwork::worker::WorkerOptions::new("images");
 /// options.blocking_threads = 8;
-/// assert_eq!(options.address, "127.0.0.1:7233");
+/// options.connection = ConnectionOptions::new("temporal.internal:7233");
+/// assert_eq!(options.connection.namespace, "default");
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WorkerOptions {
-    /// `host:port` of the Temporal frontend.
-    pub address: String,
-    pub namespace: String,
+    /// Where the server is and how to reach it: address, namespace, TLS, credentials,
+    /// headers, identity. A local plaintext server by default;
+    /// [`ConnectionOptions::from_env`] reads `temporal.toml` and `TEMPORAL_*` variables.
+    pub connection: ConnectionOptions,
+    /// The task queue to poll.
     pub task_queue: String,
     /// Slots: the most activity tasks held at once, sync and async together.
     pub max_concurrent_activities: usize,
@@ -36,16 +41,15 @@ pub struct WorkerOptions {
     /// A poll of an async activity's future that holds its thread longer than this is
     /// reported as a stall (a warning naming the activity). 100 ms, as asyncio's debug mode.
     pub stall_threshold: Duration,
-    /// Sent with every call; `{pid}@{hostname}` by default.
-    pub identity: String,
 }
 
 impl WorkerOptions {
+    /// Options for a worker on `task_queue`, against a local server, with defaults that
+    /// suit most workers.
     pub fn new(task_queue: impl Into<String>) -> Self {
         let max_concurrent_activities = 100;
         WorkerOptions {
-            address: "127.0.0.1:7233".to_owned(),
-            namespace: "default".to_owned(),
+            connection: ConnectionOptions::default(),
             task_queue: task_queue.into(),
             max_concurrent_activities,
             blocking_threads: max_concurrent_activities,
@@ -54,7 +58,6 @@ impl WorkerOptions {
             pollers: 5,
             shutdown_grace: Duration::from_secs(10),
             stall_threshold: Duration::from_millis(100),
-            identity: default_identity(),
         }
     }
 }

@@ -21,7 +21,8 @@ use super::task::handle_task;
 use super::{retry, Ready, WorkerError, WorkerOptions};
 use crate::attempt::Attempt;
 use crate::connection::{
-    connect, with_deadline, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
+    connect, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE,
+    UNARY_DEADLINE,
 };
 use crate::pool::BlockingPool;
 use crate::proto::service::{DescribeNamespaceRequest, PollActivityTaskQueueRequest};
@@ -86,8 +87,8 @@ impl Shared {
     pub(super) fn reporter(&self) -> Reporter<'_> {
         Reporter {
             client: &self.client,
-            namespace: &self.options.namespace,
-            identity: &self.options.identity,
+            namespace: &self.options.connection.namespace,
+            identity: &self.options.connection.identity,
         }
     }
 }
@@ -95,6 +96,7 @@ impl Shared {
 pub(super) fn spawn(
     options: WorkerOptions,
     registry: Registry,
+    api_key: ApiKeySlot,
     shutdown: CancellationToken,
     ready: Ready,
 ) -> std::io::Result<JoinHandle<WorkerReport>> {
@@ -126,7 +128,7 @@ pub(super) fn spawn(
                 stall_watch: StallWatch::new(options.stall_threshold, stalls.clone()),
             };
             let report = control.block_on(async move {
-                let (client, capabilities) = match connect_to_namespace(&options).await {
+                let (client, capabilities) = match connect_to_namespace(&options, api_key).await {
                     Ok(connected) => connected,
                     Err(error) => {
                         let _ = ready.send(Err(error));
@@ -167,18 +169,23 @@ pub(super) fn spawn(
 /// Connects and checks the namespace exists, so that a typo fails at start, not at poll.
 async fn connect_to_namespace(
     options: &WorkerOptions,
+    api_key: ApiKeySlot,
 ) -> Result<(ServiceClient, Capabilities), WorkerError> {
-    let mut client = connect(&options.address, &options.namespace).await?;
+    let connection = &options.connection;
+    let mut client = connect(connection, api_key).await?;
     let request = DescribeNamespaceRequest {
-        namespace: options.namespace.clone(),
+        namespace: connection.namespace.clone(),
         ..Default::default()
     };
     let described = client
         .describe_namespace(with_deadline(request, UNARY_DEADLINE))
         .await
-        .map_err(|status| WorkerError::Namespace {
-            namespace: options.namespace.clone(),
-            status,
+        .map_err(|status| match status.code() {
+            tonic::Code::NotFound => WorkerError::UnknownNamespace {
+                namespace: connection.namespace.clone(),
+                address: connection.address.clone(),
+            },
+            _ => WorkerError::Connect(diagnose_status(connection, &status)),
         })?
         .into_inner();
     let capabilities = described
@@ -247,8 +254,8 @@ fn log_start(shared: &Shared) {
     let options = &shared.options;
     let names: Vec<&str> = shared.registry.names().collect();
     info!(
-        address = %options.address,
-        namespace = %options.namespace,
+        address = %options.connection.address,
+        namespace = %options.connection.namespace,
         task_queue = %options.task_queue,
         activities = %names.join(", "),
         slots = options.max_concurrent_activities,
@@ -308,9 +315,9 @@ async fn poll_loop(shared: Arc<Shared>) {
 
 fn poll_request(shared: &Shared) -> PollActivityTaskQueueRequest {
     PollActivityTaskQueueRequest {
-        namespace: shared.options.namespace.clone(),
+        namespace: shared.options.connection.namespace.clone(),
         task_queue: Some(task_queue(&shared.options.task_queue)),
-        identity: shared.options.identity.clone(),
+        identity: shared.options.connection.identity.clone(),
         worker_instance_key: shared.instance_key.clone(),
         ..Default::default()
     }

@@ -25,8 +25,8 @@ const CANCEL_WAIT: Duration = Duration::from_secs(1);
 /// Tells the server this worker is going away, so that it answers our open polls at once.
 pub(super) async fn shutdown_worker(shared: &Shared) {
     let request = ShutdownWorkerRequest {
-        namespace: shared.options.namespace.clone(),
-        identity: shared.options.identity.clone(),
+        namespace: shared.options.connection.namespace.clone(),
+        identity: shared.options.connection.identity.clone(),
         reason: "graceful shutdown".to_owned(),
         worker_instance_key: shared.instance_key.clone(),
         task_queue: shared.options.task_queue.clone(),

@@ -26,8 +26,11 @@ pub(super) async fn handle_task(
     task: PollActivityTaskQueueResponse,
     permit: OwnedSemaphorePermit,
 ) {
-    let info =
-        ActivityInfo::from_task(&task, &shared.options.namespace, &shared.options.task_queue);
+    let info = ActivityInfo::from_task(
+        &task,
+        &shared.options.connection.namespace,
+        &shared.options.task_queue,
+    );
     let activity = info.activity_type.clone();
     let token = task.task_token;
     let acked = Arc::new(Notify::new());
@@ -168,8 +171,8 @@ fn heartbeat_link(
 ) -> HeartbeatLink {
     HeartbeatLink {
         client: shared.client.clone(),
-        namespace: shared.options.namespace.clone(),
-        identity: shared.options.identity.clone(),
+        namespace: shared.options.connection.namespace.clone(),
+        identity: shared.options.connection.identity.clone(),
         task_token: token.to_vec(),
         interval,
         acked,

@@ -30,7 +30,7 @@ fn main() {
     );
     // The worker refuses to start, before it connects anywhere.
     let mut options = WorkerOptions::new("unused");
-    options.address = "127.0.0.1:9".to_owned();
+    options.connection.address = "127.0.0.1:9".to_owned();
     match Worker::new(options).start() {
         Err(WorkerError::DuplicateActivity(duplicate)) => assert_eq!(duplicate.name, "greet"),
         Err(other) => panic!("expected a duplicate-name error, got {other}"),

@@ -1,11 +1,16 @@
 //! The `main` that `legwork::main!()` generates: flags, environment, signals, shutdown.
 
+mod duration;
+mod flags;
+
+use flags::Flags;
+
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use tracing::{error, info};
 
+use crate::connection::ConnectionOptions;
 use crate::dev_server::DevServer;
 use crate::registry::Registry;
 use crate::worker::{Worker, WorkerOptions};
@@ -13,43 +18,6 @@ use crate::worker::{Worker, WorkerOptions};
 /// Defaults a binary chose in `legwork::main!(...)`.
 pub struct MainDefaults {
     pub task_queue: &'static str,
-}
-
-/// A Temporal activity worker built with legwork.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Flags {
-    /// Temporal frontend address, host:port.
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "127.0.0.1:7233")]
-    address: String,
-    /// Temporal namespace.
-    #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
-    namespace: String,
-    /// Task queue to poll [default: chosen by the binary]
-    #[arg(long, env = "TEMPORAL_TASK_QUEUE")]
-    task_queue: Option<String>,
-    /// Most activity tasks held at once, sync and async together.
-    #[arg(long, default_value_t = 100)]
-    max_concurrent_activities: usize,
-    /// Threads that run sync activities [default: max-concurrent-activities]
-    #[arg(long)]
-    blocking_threads: Option<usize>,
-    /// Concurrent long polls.
-    #[arg(long, default_value_t = 5)]
-    pollers: usize,
-    /// Seconds in-flight activities may run on after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    shutdown_grace: f64,
-    /// Warn when one poll of an async activity holds its thread longer than this.
-    #[arg(long, default_value_t = 100, value_name = "MILLISECONDS")]
-    stall_threshold_ms: u64,
-    /// Print each registered activity, its kind and source location, then exit.
-    #[arg(long)]
-    list: bool,
-    /// Start a local dev server with the `temporal` CLI (from TEMPORAL_CLI or PATH) and
-    /// serve against it.
-    #[arg(long, conflicts_with = "address")]
-    dev: bool,
 }
 
 /// Runs a worker until SIGINT or SIGTERM, then shuts it down gracefully.
@@ -77,18 +45,20 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     };
     let mut options =
         WorkerOptions::new(flags.task_queue.as_deref().unwrap_or(defaults.task_queue));
-    options.address = match &dev_server {
-        Some(server) => server.address(),
-        None => flags.address,
+    options.connection = match &dev_server {
+        Some(server) => ConnectionOptions::new(server.address()),
+        None => match connection(&flags) {
+            Ok(connection) => connection,
+            Err(error) => return fail(error),
+        },
     };
-    options.namespace = flags.namespace;
     options.max_concurrent_activities = flags.max_concurrent_activities;
     options.blocking_threads = flags
         .blocking_threads
         .unwrap_or(flags.max_concurrent_activities);
     options.pollers = flags.pollers;
-    options.shutdown_grace = Duration::from_secs_f64(flags.shutdown_grace.max(0.0));
-    options.stall_threshold = Duration::from_millis(flags.stall_threshold_ms);
+    options.shutdown_grace = flags.shutdown_grace;
+    options.stall_threshold = flags.stall_threshold();
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
         Err(error) => return fail(error),
@@ -106,6 +76,14 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     worker.join();
     drop(dev_server);
     ExitCode::SUCCESS
+}
+
+/// The file's profile, overlaid by the environment, overlaid by the flags.
+fn connection(flags: &Flags) -> Result<ConnectionOptions, Box<dyn std::error::Error>> {
+    let mut connection =
+        ConnectionOptions::from_profile(flags.config_file.as_deref(), flags.profile.as_deref())?;
+    flags.apply(&mut connection)?;
+    Ok(connection)
 }
 
 fn init_logging() {

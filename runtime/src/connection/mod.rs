@@ -1,0 +1,174 @@
+//! One gRPC channel to the Temporal frontend, shared by the worker and the client:
+//! address, TLS, credentials and headers from one [`ConnectionOptions`], checked at start.
+//!
+//! - `options`: what a connection is made of, with secrets that never print;
+//! - `envconfig`: `temporal.toml` profiles and `TEMPORAL_*` variables;
+//! - `tls`: the URL and rustls settings;
+//! - `headers`: the metadata on every call, the API key replaceable while running;
+//! - `diagnose`: one line naming the cause and the fix when connecting fails.
+
+use std::time::Duration;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::Request;
+use tracing::{debug, warn};
+
+use crate::proto::service::GetSystemInfoRequest;
+use crate::proto::WorkflowServiceClient;
+
+mod diagnose;
+pub(crate) mod envconfig;
+mod headers;
+mod options;
+mod tls;
+
+pub use envconfig::EnvConfigError;
+pub(crate) use headers::ApiKeySlot;
+pub use headers::Headers;
+pub use options::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
+
+/// The workflow service, with legwork's headers on every call.
+pub type ServiceClient = WorkflowServiceClient<InterceptedService<Channel, Headers>>;
+
+/// Why a connection could not be made. Each message is one line that names the cause and
+/// how to fix it; none contains a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    #[error("invalid server address `{address}`: {reason}")]
+    InvalidAddress { address: String, reason: String },
+    #[error("invalid namespace `{0}`: it must be printable ASCII")]
+    InvalidNamespace(String),
+    #[error("invalid gRPC header `{0}`: keys are lower-case ASCII letters, digits, `-`, `_` or `.`, values printable ASCII; fix --grpc-meta or TEMPORAL_GRPC_META_*")]
+    InvalidHeader(String),
+    #[error("the API key cannot be sent in a header: it must be printable ASCII; check --api-key or TEMPORAL_API_KEY")]
+    InvalidApiKey,
+    #[error("invalid TLS server name `{0}`; fix --tls-server-name or TEMPORAL_TLS_SERVER_NAME")]
+    InvalidServerName(String),
+    #[error("disable_host_verification is not supported: legwork always verifies the server's certificate; give the CA that signed it (--tls-ca-path or TEMPORAL_TLS_SERVER_CA_CERT_PATH) and, if it was issued for another name, --tls-server-name")]
+    HostVerificationUnsupported,
+    #[error("cannot read the {kind} at {}: {source}; fix {setting}", path.display())]
+    ReadPem {
+        kind: &'static str,
+        setting: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the {kind} ({origin}) does not hold PEM of that kind; fix {setting}")]
+    NotPem {
+        kind: &'static str,
+        setting: &'static str,
+        origin: String,
+    },
+    #[error("invalid TLS settings: {0}")]
+    InvalidTlsSettings(String),
+    #[error("TLS is on and no CA was given, but this system has no CA certificates: install them (apt-get install ca-certificates) or give the server's CA with --tls-ca-path or TEMPORAL_TLS_SERVER_CA_CERT_PATH")]
+    NoNativeRoots,
+    #[error("cannot reach the Temporal server at {address}: {cause}; check the address (--address or TEMPORAL_ADDRESS) and that the server is running")]
+    Unreachable { address: String, cause: String },
+    #[error("no answer from {address} in time; check the address (--address or TEMPORAL_ADDRESS) and that nothing between drops the traffic")]
+    Timeout { address: String },
+    #[error("the server at {address} is not trusted: {detail}; give the CA that signed its certificate with --tls-ca-path or TEMPORAL_TLS_SERVER_CA_CERT_PATH")]
+    UntrustedCertificate { address: String, detail: String },
+    #[error("the certificate of {address} is not valid for the name checked: {detail}; set the name it was issued for with --tls-server-name or TEMPORAL_TLS_SERVER_NAME")]
+    WrongServerName { address: String, detail: String },
+    #[error("the server at {address} does not speak TLS; turn TLS off (--tls=false or TEMPORAL_TLS=false) or use the server's TLS port")]
+    NotTls { address: String },
+    #[error("the server at {address} does not answer plaintext gRPC: it expects TLS; turn TLS on (--tls or TEMPORAL_TLS=true) and give its CA if it is private (--tls-ca-path)")]
+    ExpectsTls { address: String },
+    #[error("the server at {address} did not agree to HTTP/2 over TLS (ALPN h2); point --address at a gRPC endpoint")]
+    NoHttp2 { address: String },
+    #[error("the TLS handshake with {address} failed: {detail}")]
+    TlsHandshake { address: String, detail: String },
+    #[error("the server at {address} requires a client certificate ({detail}); give one with --tls-cert-path and --tls-key-path (or TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH)")]
+    ClientCertificateRequired { address: String, detail: String },
+    #[error("the server at {address} rejected the client certificate ({message}); use a certificate signed by the CA the server trusts for this namespace (--tls-cert-path, --tls-key-path)")]
+    ClientCertificateRejected { address: String, message: String },
+    #[error("the server at {address} rejected the API key ({message}); check --api-key or TEMPORAL_API_KEY: it may be wrong, expired, or for another namespace")]
+    ApiKeyRejected { address: String, message: String },
+    #[error("the server at {address} requires credentials ({message}); give an API key (--api-key or TEMPORAL_API_KEY) or a client certificate (--tls-cert-path and --tls-key-path)")]
+    CredentialsRequired { address: String, message: String },
+    #[error("the server at {address} denied access ({message}); the credentials are valid but not allowed here: check the namespace and the key's or certificate's permissions")]
+    PermissionDenied { address: String, message: String },
+    #[error("the Temporal server at {address} answered {code:?}: {message}")]
+    Rpc {
+        address: String,
+        code: tonic::Code,
+        message: String,
+    },
+}
+
+/// Deadline of every unary call, from the worker and the client alike.
+pub(crate) const UNARY_DEADLINE: Duration = Duration::from_secs(10);
+/// Deadline of a long poll: the server answers empty after about 60 s, and refuses a long
+/// poll that has no deadline at all (sdk-core allows 70 s).
+pub(crate) const LONG_POLL_DEADLINE: Duration = Duration::from_secs(70);
+/// Deadline of the first call, which proves the address, TLS and credentials.
+const CHECK_DEADLINE: Duration = Duration::from_secs(4);
+
+/// A request carrying a gRPC deadline.
+pub(crate) fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(deadline);
+    request
+}
+
+/// Connects and proves the connection with `GetSystemInfo`, so that a wrong address, CA,
+/// server name or credential fails here, in one line, not at the first poll.
+///
+/// `api_key` is the slot the headers read the key from on every call (created from
+/// `options.api_key` by the caller, which keeps it to rotate the key).
+pub(crate) async fn connect(
+    options: &ConnectionOptions,
+    api_key: ApiKeySlot,
+) -> Result<ServiceClient, ConnectError> {
+    let tls = options.tls_enabled();
+    let attempt = diagnose::Attempt { options, tls };
+    let endpoint = tls::endpoint(options)?;
+    let headers = Headers::new(&options.namespace, api_key, &options.headers)?;
+    if options.api_key.is_some() && !tls {
+        warn!(address = %options.address, "the API key is sent without TLS: TLS is off");
+    }
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| attempt.transport(&error))?;
+    let mut service = WorkflowServiceClient::with_interceptor(channel, headers)
+        .max_decoding_message_size(128 * 1024 * 1024);
+    match service
+        .get_system_info(with_deadline(GetSystemInfoRequest {}, CHECK_DEADLINE))
+        .await
+    {
+        Ok(_) => {}
+        // An older server or a proxy without it: the connection itself works.
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            debug!("GetSystemInfo is not implemented; skipping the check")
+        }
+        Err(status) => return Err(attempt.status(&status)),
+    }
+    Ok(service)
+}
+
+/// One line naming the cause and the fix for a call that failed right after connecting.
+pub(crate) fn diagnose_status(options: &ConnectionOptions, status: &tonic::Status) -> ConnectError {
+    let attempt = diagnose::Attempt {
+        options,
+        tls: options.tls_enabled(),
+    };
+    attempt.status(status)
+}
+
+/// A plaintext connection to `address`, namespace `default`: for the dev server.
+pub(crate) async fn connect_plain(address: &str) -> Result<ServiceClient, ConnectError> {
+    connect(&ConnectionOptions::new(address), ApiKeySlot::default()).await
+}
+
+/// `{pid}@{hostname}`, as the other SDKs identify a worker or client.
+pub fn default_identity() -> String {
+    format!(
+        "{}@{}",
+        std::process::id(),
+        gethostname::gethostname().to_string_lossy()
+    )
+}

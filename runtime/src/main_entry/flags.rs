@@ -1,0 +1,270 @@
+//! The flags of a generated `main`, and how they combine with `temporal.toml` and the
+//! `TEMPORAL_*` variables: flags over environment over file, as Temporal's CLI does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::duration::parse_duration;
+use crate::connection::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
+
+/// A Temporal activity worker built with legwork.
+///
+/// Connection settings come from the flags, else the TEMPORAL_* variables, else the
+/// profile in temporal.toml ($TEMPORAL_CONFIG_FILE, else temporalio/temporal.toml in the
+/// OS config directory), as every Temporal SDK and the `temporal` CLI read them.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub(super) struct Flags {
+    /// Temporal frontend address, host:port [env: TEMPORAL_ADDRESS] [default: 127.0.0.1:7233]
+    #[arg(long, help_heading = "Connection")]
+    pub(super) address: Option<String>,
+    /// Temporal namespace [env: TEMPORAL_NAMESPACE] [default: default]
+    #[arg(long, help_heading = "Connection")]
+    pub(super) namespace: Option<String>,
+    /// Profile of the config file to use [env: TEMPORAL_PROFILE] [default: default]
+    #[arg(long, help_heading = "Connection")]
+    pub(super) profile: Option<String>,
+    /// Config file with connection profiles [env: TEMPORAL_CONFIG_FILE]
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub(super) config_file: Option<PathBuf>,
+    /// API key, sent as `authorization: Bearer <key>`; turns TLS on unless --tls=false.
+    /// Prefer the variable: flags show in `ps` [env: TEMPORAL_API_KEY]
+    #[arg(long, value_name = "KEY", help_heading = "Connection")]
+    pub(super) api_key: Option<Secret>,
+    /// Use TLS (`--tls`, `--tls=false`) [env: TEMPORAL_TLS] [default: on with an API key
+    /// or any TLS setting]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, help_heading = "Connection")]
+    pub(super) tls: Option<bool>,
+    /// CA that signed the server's certificate; replaces the OS roots
+    /// [env: TEMPORAL_TLS_SERVER_CA_CERT_PATH]
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub(super) tls_ca_path: Option<PathBuf>,
+    /// Client certificate for mTLS, with --tls-key-path [env: TEMPORAL_TLS_CLIENT_CERT_PATH]
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub(super) tls_cert_path: Option<PathBuf>,
+    /// Private key of the client certificate [env: TEMPORAL_TLS_CLIENT_KEY_PATH]
+    #[arg(long, value_name = "PATH", help_heading = "Connection")]
+    pub(super) tls_key_path: Option<PathBuf>,
+    /// Name to verify the server's certificate against [env: TEMPORAL_TLS_SERVER_NAME]
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub(super) tls_server_name: Option<String>,
+    /// Extra gRPC header sent with every call; repeatable [env: TEMPORAL_GRPC_META_<KEY>]
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_header,
+          help_heading = "Connection")]
+    pub(super) grpc_meta: Vec<(String, String)>,
+    /// Identity recorded with every call [default: pid@hostname]
+    #[arg(long, help_heading = "Connection")]
+    pub(super) identity: Option<String>,
+
+    /// Task queue to poll [default: chosen by the binary]
+    #[arg(long, env = "TEMPORAL_TASK_QUEUE")]
+    pub(super) task_queue: Option<String>,
+    /// Most activity tasks held at once, sync and async together.
+    #[arg(long, default_value_t = 100)]
+    pub(super) max_concurrent_activities: usize,
+    /// Threads that run sync activities [default: max-concurrent-activities]
+    #[arg(long)]
+    pub(super) blocking_threads: Option<usize>,
+    /// Concurrent long polls.
+    #[arg(long, default_value_t = 5)]
+    pub(super) pollers: usize,
+    /// How long in-flight activities may run on after SIGINT/SIGTERM (30s, 500ms, 2m, or
+    /// seconds).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub(super) shutdown_grace: Duration,
+    /// Warn when one poll of an async activity holds its thread longer than this.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub(super) stall_threshold: Duration,
+    /// The same in milliseconds (older spelling).
+    #[arg(
+        long,
+        hide = true,
+        value_name = "MILLISECONDS",
+        conflicts_with = "stall_threshold"
+    )]
+    pub(super) stall_threshold_ms: Option<u64>,
+    /// Print each registered activity, its kind and source location, then exit.
+    #[arg(long)]
+    pub(super) list: bool,
+    /// Start a local dev server with the `temporal` CLI (from TEMPORAL_CLI or PATH) and
+    /// serve against it, ignoring every connection setting.
+    #[arg(long, conflicts_with = "address")]
+    pub(super) dev: bool,
+}
+
+/// A flag given without its partner.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FlagError {
+    #[error("{given} needs {missing} too (a client certificate and its key go together)")]
+    HalfCertificate {
+        given: &'static str,
+        missing: &'static str,
+    },
+}
+
+impl Flags {
+    /// The stall threshold, from whichever spelling was used.
+    pub(super) fn stall_threshold(&self) -> Duration {
+        self.stall_threshold_ms
+            .map_or(self.stall_threshold, Duration::from_millis)
+    }
+
+    /// Lays the connection flags over `connection` (from the environment and the file).
+    pub(super) fn apply(&self, connection: &mut ConnectionOptions) -> Result<(), FlagError> {
+        if let Some(address) = &self.address {
+            connection.address = address.clone();
+        }
+        if let Some(namespace) = &self.namespace {
+            connection.namespace = namespace.clone();
+        }
+        if let Some(key) = &self.api_key {
+            connection.api_key = Some(key.clone());
+        }
+        if let Some(tls) = self.tls {
+            connection.tls = if tls { TlsMode::On } else { TlsMode::Off };
+        }
+        if let Some(path) = &self.tls_ca_path {
+            connection.server_ca = Some(Pem::Path(path.clone()));
+        }
+        if let Some(name) = &self.tls_server_name {
+            connection.server_name = Some(name.clone());
+        }
+        self.apply_client_certificate(connection)?;
+        for (key, value) in &self.grpc_meta {
+            connection.headers.retain(|(existing, _)| existing != key);
+            connection.headers.push((key.clone(), value.clone()));
+        }
+        if let Some(identity) = &self.identity {
+            connection.identity = identity.clone();
+        }
+        Ok(())
+    }
+
+    /// A flag replaces its half of a certificate from the environment or file; alone, with
+    /// nothing to pair with, it is an error.
+    fn apply_client_certificate(
+        &self,
+        connection: &mut ConnectionOptions,
+    ) -> Result<(), FlagError> {
+        let cert = self.tls_cert_path.clone().map(Pem::Path);
+        let key = self.tls_key_path.clone().map(Pem::Path);
+        let existing = connection.client_certificate.take();
+        connection.client_certificate = match (cert, key, existing) {
+            (None, None, existing) => existing,
+            (Some(cert), Some(key), _) => Some(ClientCertificate { cert, key }),
+            (Some(cert), None, Some(existing)) => Some(ClientCertificate { cert, ..existing }),
+            (None, Some(key), Some(existing)) => Some(ClientCertificate { key, ..existing }),
+            (Some(_), None, None) => {
+                return Err(FlagError::HalfCertificate {
+                    given: "--tls-cert-path",
+                    missing: "--tls-key-path",
+                })
+            }
+            (None, Some(_), None) => {
+                return Err(FlagError::HalfCertificate {
+                    given: "--tls-key-path",
+                    missing: "--tls-cert-path",
+                })
+            }
+        };
+        Ok(())
+    }
+}
+
+/// `KEY=VALUE`, the key lower-cased as gRPC metadata keys are.
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_ascii_lowercase(), value.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("worker").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn flags_beat_the_environment_and_file() {
+        let mut connection = ConnectionOptions::new("file:7233");
+        connection.namespace = "from-file".into();
+        connection.tls = TlsMode::On;
+        connection.headers = vec![("x-team".into(), "a".into())];
+        flags(&[
+            "--address=flag:7233",
+            "--tls=false",
+            "--grpc-meta",
+            "X-Team=b",
+            "--grpc-meta=x-other=c",
+        ])
+        .apply(&mut connection)
+        .unwrap();
+        assert_eq!(connection.address, "flag:7233");
+        assert_eq!(connection.namespace, "from-file");
+        assert_eq!(connection.tls, TlsMode::Off);
+        assert_eq!(
+            connection.headers,
+            vec![
+                ("x-team".into(), "b".into()),
+                ("x-other".into(), "c".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn bare_tls_flag_means_on() {
+        let mut connection = ConnectionOptions::default();
+        flags(&["--tls"]).apply(&mut connection).unwrap();
+        assert_eq!(connection.tls, TlsMode::On);
+    }
+
+    #[test]
+    fn a_certificate_flag_needs_its_key_from_somewhere() {
+        let mut connection = ConnectionOptions::default();
+        let error = flags(&["--tls-cert-path", "c.pem"])
+            .apply(&mut connection)
+            .unwrap_err();
+        assert!(error.to_string().contains("--tls-key-path"), "{error}");
+
+        connection.client_certificate = Some(ClientCertificate {
+            cert: Pem::path("env.pem"),
+            key: Pem::path("env.key"),
+        });
+        flags(&["--tls-cert-path", "c.pem"])
+            .apply(&mut connection)
+            .unwrap();
+        let certificate = connection.client_certificate.unwrap();
+        assert_eq!(certificate.cert, Pem::path("c.pem"));
+        assert_eq!(certificate.key, Pem::path("env.key"));
+    }
+
+    #[test]
+    fn durations_take_units_and_the_api_key_never_prints() {
+        let parsed = flags(&[
+            "--shutdown-grace",
+            "30s",
+            "--stall-threshold=250ms",
+            "--api-key",
+            "very-secret",
+        ]);
+        assert_eq!(parsed.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(parsed.stall_threshold(), Duration::from_millis(250));
+        assert!(!format!("{parsed:?}").contains("very-secret"));
+        assert_eq!(
+            flags(&["--stall-threshold-ms", "40"]).stall_threshold(),
+            Duration::from_millis(40)
+        );
+        assert_eq!(
+            flags(&["--shutdown-grace", "2.5"]).shutdown_grace,
+            Duration::from_millis(2500)
+        );
+    }
+}
