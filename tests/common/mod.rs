@@ -11,6 +11,7 @@ use legwork::client::{
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
+pub mod process;
 pub mod tls_front;
 
 /// One server for the whole test binary. Statics are never dropped, so the server is

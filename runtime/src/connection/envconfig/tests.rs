@@ -1,6 +1,7 @@
 //! Unit tests of the envconfig loader: every case passes its own variables, never the
 //! process environment, and writes its files under a fresh temp directory.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::file::config_dir;
@@ -13,8 +14,24 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A fresh directory under the system temp dir, unique per test and process.
-fn fresh_dir(tag: &str) -> PathBuf {
+/// A directory under the system temp dir, unique per test and process, removed on drop
+/// so test runs leave nothing behind.
+struct TempDir(PathBuf);
+
+impl Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fresh_dir(tag: &str) -> TempDir {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
@@ -22,13 +39,27 @@ fn fresh_dir(tag: &str) -> PathBuf {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
-fn write_config(tag: &str, text: &str) -> PathBuf {
-    let path = fresh_dir(tag).join("temporal.toml");
+/// A `temporal.toml` in its own temp directory, which lives as long as it does.
+struct TempFile {
+    path: PathBuf,
+    _dir: TempDir,
+}
+
+impl Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn write_config(tag: &str, text: &str) -> TempFile {
+    let dir = fresh_dir(tag);
+    let path = dir.join("temporal.toml");
     std::fs::write(&path, text).unwrap();
-    path
+    TempFile { path, _dir: dir }
 }
 
 /// No HOME, no XDG_CONFIG_HOME: the real user's file can never be read.
