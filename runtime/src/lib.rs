@@ -13,6 +13,7 @@ mod pool;
 mod proto;
 mod registry;
 mod run_blocking;
+mod telemetry;
 
 pub mod client;
 pub mod dev_server;

@@ -1,0 +1,14 @@
+//! What a worker tells operators: Temporal's metrics (and legwork's own), traces that
+//! continue a workflow's, and log lines that carry the activity they come from.
+//!
+//! - `metrics`: the instruments, with sdk-core's names, labels and buckets;
+//! - `exporter`: `GET /metrics` in Prometheus text format;
+//! - `rpc`: the request metrics, a layer over the gRPC channel;
+//! - `trace`: the `RunActivity` span and its parent from the `_tracer-data` header;
+//! - `logs`: the subscriber a generated `main` installs (text or JSON).
+
+pub(crate) mod exporter;
+pub(crate) mod logs;
+pub(crate) mod metrics;
+pub(crate) mod rpc;
+pub(crate) mod trace;

@@ -1,0 +1,1 @@
+// Written by the owner of this module (see telemetry/mod.rs).
