@@ -860,6 +860,8 @@ def front_table(lines, res, scenarios, n):
         return fmt(median_of(runs[s], key), digits) if runs[s] else "n/a"
 
     def against_direct(s):
+        if s == "noop_sync":
+            return "-"
         value, ratios = paired_ratios(runs[s], runs.get("noop_sync", []),
                                       "worker_cpu_ms_per_activity")
         if len(ratios) > 1:

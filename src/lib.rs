@@ -48,3 +48,8 @@ pub mod testing {
 }
 
 pub use legwork_runtime::worker;
+
+/// OpenTelemetry (feature `otel`): each attempt's `RunActivity` span continues the trace
+/// of the workflow that scheduled it, and spans go out through OTLP.
+#[cfg(feature = "otel")]
+pub use legwork_runtime::otel;

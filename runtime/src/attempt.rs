@@ -82,6 +82,8 @@ struct HeartbeatState {
     /// Every recorded heartbeat, kept only when there is no starter (tests).
     recorded: Vec<Payload>,
     started: bool,
+    /// Heartbeats replaced before they were sent: calls that cost no RPC.
+    coalesced: u64,
 }
 
 impl fmt::Debug for Attempt {
@@ -153,7 +155,9 @@ impl Attempt {
                 state.recorded.push(details);
                 return;
             }
-            state.pending = Some(details);
+            if state.pending.replace(details).is_some() {
+                state.coalesced += 1;
+            }
             !std::mem::replace(&mut state.started, true)
         };
         if start {
@@ -162,6 +166,13 @@ impl Attempt {
             }
         }
         self.heartbeat_ready.notify_one();
+    }
+
+    /// Heartbeats that never became an RPC of their own: replaced while pending, plus the
+    /// one still pending if it is to be dropped rather than flushed.
+    pub(crate) fn coalesced_heartbeats(&self, pending_dropped: bool) -> u64 {
+        let state = self.heartbeat.lock().unwrap();
+        state.coalesced + u64::from(pending_dropped && state.pending.is_some())
     }
 
     pub(crate) fn take_pending_heartbeat(&self) -> Option<Payload> {

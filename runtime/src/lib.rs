@@ -31,3 +31,6 @@ pub use payload::DecodeError;
 pub use proto::Payload;
 pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};
 pub use run_blocking::run_blocking;
+/// OpenTelemetry: traces that continue the workflow's, exported through OTLP.
+#[cfg(feature = "otel")]
+pub use telemetry::trace::otel;

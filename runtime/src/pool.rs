@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
+use prometheus::IntGauge;
+
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 pub(crate) struct BlockingPool {
@@ -20,6 +22,8 @@ struct Shared {
     nice: i32,
     state: Mutex<State>,
     job_ready: Condvar,
+    /// Threads running a job now (`legwork_blocking_threads_busy`).
+    busy: IntGauge,
 }
 
 #[derive(Default)]
@@ -39,8 +43,17 @@ impl BlockingPool {
                 nice,
                 state: Mutex::new(State::default()),
                 job_ready: Condvar::new(),
+                busy: IntGauge::new("busy", "Threads running a job.").expect("a valid name"),
             }),
         }
+    }
+
+    /// Counts the threads running a job in `gauge`; called before the first job.
+    pub(crate) fn count_busy(mut self, gauge: IntGauge) -> Self {
+        Arc::get_mut(&mut self.shared)
+            .expect("no thread started yet")
+            .busy = gauge;
+        self
     }
 
     pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
@@ -101,9 +114,11 @@ impl Shared {
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
+                self.busy.inc();
                 // Jobs catch their own panics (see `task.rs`); this keeps the thread alive
                 // even if one does not.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                self.busy.dec();
                 state = self.state.lock().unwrap();
             } else {
                 state.idle += 1;

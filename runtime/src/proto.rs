@@ -4,15 +4,18 @@
 //! `temporalio-protos` touches one file.
 
 pub use temporalio_protos::protos::temporal::api::common::v1::{
-    ActivityType, Payload, Payloads, RetryPolicy,
+    ActivityType, Header, Payload, Payloads, RetryPolicy,
 };
 pub use temporalio_protos::protos::temporal::api::enums::v1::{
-    ApplicationErrorCategory, TaskQueueKind, TaskQueueType,
+    ApplicationErrorCategory, TaskQueueKind, TaskQueueType, WorkerStatus,
 };
 pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure,
 };
 pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::TaskQueue;
+pub use temporalio_protos::protos::temporal::api::worker::v1::{
+    WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
+};
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1 as service;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;

@@ -50,7 +50,11 @@ where
         .map_or("run_blocking", |scope| scope.activity);
     let job = {
         let busy = scope.as_ref().map(|scope| scope.attempt.enter_blocking());
+        // The caller's span (an activity's `RunActivity`), so the closure's log lines
+        // carry it as the activity's own do.
+        let span = tracing::Span::current();
         move || {
+            let _entered = span.enter();
             let outcome = catch_unwind(AssertUnwindSafe(work))
                 .map_err(|panic| ActivityError::from_panic(activity, &*panic));
             let _ = sender.send(outcome);

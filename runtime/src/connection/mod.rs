@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use crate::proto::service::GetSystemInfoRequest;
 use crate::proto::WorkflowServiceClient;
+use crate::telemetry::rpc::{Metered, RpcMetrics};
 
 mod diagnose;
 pub(crate) mod envconfig;
@@ -28,8 +29,9 @@ pub(crate) use headers::ApiKeySlot;
 pub use headers::Headers;
 pub use options::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
 
-/// The workflow service, with legwork's headers on every call.
-pub type ServiceClient = WorkflowServiceClient<InterceptedService<Channel, Headers>>;
+/// The workflow service, with legwork's headers on every call, and the request metrics on
+/// a worker's connection (a client's measures nothing, with the same type).
+pub type ServiceClient = WorkflowServiceClient<InterceptedService<Metered<Channel>, Headers>>;
 
 /// Why a connection could not be made. Each message is one line that names the cause and
 /// how to fix it; none contains a secret.
@@ -123,6 +125,15 @@ pub(crate) async fn connect(
     options: &ConnectionOptions,
     api_key: ApiKeySlot,
 ) -> Result<ServiceClient, ConnectError> {
+    connect_metered(options, api_key, None).await
+}
+
+/// [`connect`], with every call of the connection counted and timed in `metrics`.
+pub(crate) async fn connect_metered(
+    options: &ConnectionOptions,
+    api_key: ApiKeySlot,
+    metrics: Option<RpcMetrics>,
+) -> Result<ServiceClient, ConnectError> {
     let tls = options.tls_enabled();
     let attempt = diagnose::Attempt { options, tls };
     let endpoint = tls::endpoint(options)?;
@@ -134,6 +145,7 @@ pub(crate) async fn connect(
         .connect()
         .await
         .map_err(|error| attempt.transport(&error))?;
+    let channel = Metered::new(channel, metrics);
     let mut service = WorkflowServiceClient::with_interceptor(channel, headers)
         .max_decoding_message_size(128 * 1024 * 1024);
     match service

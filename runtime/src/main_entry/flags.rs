@@ -8,6 +8,7 @@ use clap::Parser;
 
 use super::duration::parse_duration;
 use crate::connection::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
+use crate::telemetry::logs::LogFormat;
 
 /// A Temporal activity worker built with legwork.
 ///
@@ -86,6 +87,12 @@ pub(super) struct Flags {
         conflicts_with = "stall_threshold"
     )]
     pub(super) stall_threshold_ms: Option<u64>,
+    /// Log lines as readable text (colour only on a terminal) or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub(super) log_format: LogFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 0.0.0.0:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) metrics_bind: Option<std::net::SocketAddr>,
     /// Print each registered activity, its kind and source location, then exit.
     #[arg(long)]
     pub(super) list: bool,

@@ -13,6 +13,7 @@ use tracing::{error, info};
 use crate::connection::ConnectionOptions;
 use crate::dev_server::DevServer;
 use crate::registry::Registry;
+use crate::telemetry::logs;
 use crate::worker::{Worker, WorkerOptions};
 
 /// Defaults a binary chose in `legwork::main!(...)`.
@@ -22,8 +23,12 @@ pub struct MainDefaults {
 
 /// Runs a worker until SIGINT or SIGTERM, then shuts it down gracefully.
 pub fn run_main(defaults: MainDefaults) -> ExitCode {
-    init_logging();
     let flags = Flags::parse();
+    // Kept to the end: it flushes exported spans when dropped.
+    let _telemetry = match logs::init(flags.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(error),
+    };
     let registry = match Registry::linked() {
         Ok(registry) => registry,
         Err(duplicate) => return fail(duplicate),
@@ -58,6 +63,7 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
         .unwrap_or(flags.max_concurrent_activities);
     options.pollers = flags.pollers;
     options.shutdown_grace = flags.shutdown_grace;
+    options.metrics_bind = flags.metrics_bind;
     options.stall_threshold = flags.stall_threshold();
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
@@ -84,15 +90,6 @@ fn connection(flags: &Flags) -> Result<ConnectionOptions, Box<dyn std::error::Er
         ConnectionOptions::from_profile(flags.config_file.as_deref(), flags.profile.as_deref())?;
     flags.apply(&mut connection)?;
     Ok(connection)
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn fail(error: impl std::fmt::Display) -> ExitCode {

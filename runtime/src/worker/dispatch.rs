@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tracing::{Instrument, Span};
 
 use super::stall::StallWatch;
 use crate::context::ActivityContext;
@@ -22,16 +23,20 @@ pub(crate) struct Executors {
 }
 
 impl Executors {
+    /// Runs the attempt inside `span` (its `RunActivity` span), entered on whichever
+    /// thread polls or runs the user's code, so that its log lines carry the span.
     pub(crate) async fn run(
         &self,
         descriptor: &'static ActivityDescriptor,
         ctx: ActivityContext,
         args: Args,
+        span: Span,
     ) -> Outcome {
         match descriptor.invoker {
             Invoker::Sync(invoke) => {
                 let (sender, receiver) = oneshot::channel();
                 self.blocking.execute(move || {
+                    let _entered = span.enter();
                     let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args)))
                         .unwrap_or_else(|panic| {
                             Err(ActivityError::from_panic(descriptor.name, &*panic))
@@ -55,9 +60,10 @@ impl Executors {
                     info.activity_id.clone(),
                     info.attempt,
                 );
+                let attempt = until_cancelled(ctx.attempt().clone(), watched);
                 let task = self
                     .event_loop
-                    .spawn(SCOPE.scope(scope, until_cancelled(ctx.attempt().clone(), watched)));
+                    .spawn(SCOPE.scope(scope, attempt).instrument(span));
                 match task.await {
                     Ok(outcome) => outcome,
                     Err(error) if error.is_panic() => Err(ActivityError::from_panic(

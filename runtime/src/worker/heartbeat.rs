@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::IntCounter;
 use tokio::sync::Notify;
 use tonic::Code;
 use tracing::{debug, warn};
@@ -39,6 +40,8 @@ pub(crate) struct HeartbeatLink {
     pub(crate) acked: Arc<Notify>,
     /// Heartbeat calls sent by this worker, for its report.
     pub(crate) sent: Arc<AtomicU64>,
+    /// The same, for `/metrics` (`legwork_heartbeats_sent`).
+    pub(crate) sent_metric: IntCounter,
 }
 
 pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
@@ -76,6 +79,7 @@ pub(crate) async fn send_heartbeat(
         ..Default::default()
     };
     link.sent.fetch_add(1, Ordering::Relaxed);
+    link.sent_metric.inc();
     let mut client = link.client.clone();
     match client
         .record_activity_task_heartbeat(with_deadline(request, UNARY_DEADLINE))

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::Histogram;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,9 +30,19 @@ pub(crate) struct LagMonitor {
     max_micros: AtomicU64,
     total_micros: AtomicU64,
     samples: AtomicU64,
+    /// Every sample, in ms, for `/metrics` (`legwork_*_lag`).
+    histogram: Option<Histogram>,
 }
 
 impl LagMonitor {
+    /// A monitor that also records each sample in `histogram`.
+    pub(crate) fn recording(histogram: Histogram) -> Self {
+        LagMonitor {
+            histogram: Some(histogram),
+            ..LagMonitor::default()
+        }
+    }
+
     /// Measures the runtime it runs on: how late a `TICK` timer fires.
     pub(crate) async fn tick_here(self: Arc<Self>, stop: CancellationToken) {
         let mut due = Instant::now() + TICK;
@@ -72,6 +83,9 @@ impl LagMonitor {
     }
 
     fn record(&self, lag: Duration) {
+        if let Some(histogram) = &self.histogram {
+            histogram.observe(crate::telemetry::metrics::duration_ms(lag));
+        }
         self.note_max(lag);
         self.total_micros
             .fetch_add(lag.as_micros() as u64, Ordering::Relaxed);

@@ -9,6 +9,7 @@ mod dispatch;
 mod heartbeat;
 mod lag;
 mod options;
+mod presence;
 mod respond;
 mod retry;
 mod run;
@@ -16,6 +17,7 @@ mod shutdown;
 mod stall;
 mod task;
 
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -40,6 +42,11 @@ pub enum WorkerError {
     UnknownNamespace { namespace: String, address: String },
     #[error("could not start the worker's threads: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot serve metrics on {address}: {source}; choose another --metrics-bind address")]
+    MetricsBind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Builds and starts a worker.
@@ -91,9 +98,10 @@ impl Worker {
             ready,
         )?;
         match started.recv() {
-            Ok(Ok(())) => Ok(RunningWorker {
+            Ok(Ok(metrics_address)) => Ok(RunningWorker {
                 shutdown,
                 api_key,
+                metrics_address,
                 thread: Some(thread),
             }),
             Ok(Err(error)) => {
@@ -109,6 +117,7 @@ impl Worker {
 pub struct RunningWorker {
     shutdown: CancellationToken,
     api_key: ApiKeySlot,
+    metrics_address: Option<SocketAddr>,
     thread: Option<JoinHandle<WorkerReport>>,
 }
 
@@ -124,6 +133,12 @@ impl RunningWorker {
     /// reconnecting: rotate a key before it expires. `None` stops sending one.
     pub fn set_api_key(&self, key: Option<Secret>) -> Result<(), ConnectError> {
         self.api_key.set(key.as_ref())
+    }
+
+    /// Where `GET /metrics` is served, with the port actually bound (`metrics_bind` with
+    /// port 0 picks one); `None` when `metrics_bind` is not set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
     }
 
     /// A token cancelled when shutdown begins.
@@ -153,4 +168,5 @@ impl Drop for RunningWorker {
     }
 }
 
-pub(crate) type Ready = mpsc::Sender<Result<(), WorkerError>>;
+/// Tells `start` the worker runs, and where its metrics are served.
+pub(crate) type Ready = mpsc::Sender<Result<Option<SocketAddr>, WorkerError>>;

@@ -41,6 +41,11 @@ pub struct WorkerOptions {
     /// A poll of an async activity's future that holds its thread longer than this is
     /// reported as a stall (a warning naming the activity). 100 ms, as asyncio's debug mode.
     pub stall_threshold: Duration,
+    /// Where to serve `GET /metrics` (Prometheus text format, sdk-core's names, e.g.
+    /// `127.0.0.1:9090`); `None`, the default, serves nothing. Port 0 picks a free port,
+    /// which [`RunningWorker::metrics_address`](super::RunningWorker::metrics_address)
+    /// tells. Metrics are recorded either way; a taken address stops the worker at start.
+    pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
 impl WorkerOptions {
@@ -58,6 +63,7 @@ impl WorkerOptions {
             pollers: 5,
             shutdown_grace: Duration::from_secs(10),
             stall_threshold: Duration::from_millis(100),
+            metrics_bind: None,
         }
     }
 }

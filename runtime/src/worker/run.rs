@@ -1,6 +1,7 @@
 //! The worker's control loop: start-up, pollers, and the order of shutdown.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,13 +22,16 @@ use super::task::handle_task;
 use super::{retry, Ready, WorkerError, WorkerOptions};
 use crate::attempt::Attempt;
 use crate::connection::{
-    connect, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE,
+    connect_metered, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE,
     UNARY_DEADLINE,
 };
 use crate::pool::BlockingPool;
 use crate::proto::service::{DescribeNamespaceRequest, PollActivityTaskQueueRequest};
 use crate::proto::{Capabilities, TaskQueue, TaskQueueKind};
 use crate::registry::Registry;
+use crate::telemetry::exporter;
+use crate::telemetry::metrics::WorkerMetrics;
+use crate::telemetry::rpc::RpcMetrics;
 
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
@@ -74,6 +78,8 @@ pub(super) struct Shared {
     pub(super) instance_key: String,
     /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
     pub(super) polls_complete_on_shutdown: bool,
+    /// Worker heartbeats: whether to send them, and what the last one said.
+    pub(super) presence: super::presence::Presence,
     pub(super) completed: AtomicU64,
     pub(super) failed: AtomicU64,
     pub(super) canceled: AtomicU64,
@@ -81,6 +87,7 @@ pub(super) struct Shared {
     pub(super) stalls: Arc<AtomicU64>,
     pub(super) event_loop_lag: Arc<LagMonitor>,
     pub(super) control_lag: Arc<LagMonitor>,
+    pub(super) metrics: WorkerMetrics,
 }
 
 impl Shared {
@@ -117,19 +124,18 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("legwork-control".to_owned())
         .spawn(move || {
+            let metrics = WorkerMetrics::new(
+                &options.connection.namespace,
+                &options.task_queue,
+                options.max_concurrent_activities.max(1),
+                registry.names(),
+            );
             let stalls = Arc::new(AtomicU64::new(0));
-            let executors = Executors {
-                blocking: Arc::new(BlockingPool::new(
-                    "legwork-blocking",
-                    options.blocking_threads,
-                    options.blocking_nice,
-                )),
-                event_loop: event_loop.handle().clone(),
-                stall_watch: StallWatch::new(options.stall_threshold, stalls.clone()),
-            };
+            let executors = executors(&options, &event_loop, stalls.clone(), &metrics);
             let report = control.block_on(async move {
-                let (client, capabilities) = match connect_to_namespace(&options, api_key).await {
-                    Ok(connected) => connected,
+                let started = start(&options, api_key, &metrics).await;
+                let (client, capabilities, metrics_address) = match started {
+                    Ok(started) => started,
                     Err(error) => {
                         let _ = ready.send(Err(error));
                         return WorkerReport::default();
@@ -148,16 +154,19 @@ pub(super) fn spawn(
                     responses: TaskTracker::new(),
                     instance_key: uuid::Uuid::new_v4().to_string(),
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
+                    presence: super::presence::Presence::new(capabilities.worker_heartbeats),
                     completed: AtomicU64::new(0),
                     failed: AtomicU64::new(0),
                     canceled: AtomicU64::new(0),
                     heartbeats_sent: Arc::new(AtomicU64::new(0)),
                     stalls,
-                    event_loop_lag: Arc::new(LagMonitor::default()),
-                    control_lag: Arc::new(LagMonitor::default()),
+                    event_loop_lag: Arc::new(LagMonitor::recording(metrics.event_loop_lag())),
+                    control_lag: Arc::new(LagMonitor::recording(metrics.control_loop_lag())),
+                    metrics,
                     control: tokio::runtime::Handle::current(),
                 });
-                let _ = ready.send(Ok(()));
+                shared.metrics.worker_started();
+                let _ = ready.send(Ok(metrics_address));
                 serve(shared).await
             });
             // Async activities still blocking their thread must not hold up the exit.
@@ -166,13 +175,66 @@ pub(super) fn spawn(
         })
 }
 
+/// Where activities run, each executor feeding its metrics.
+fn executors(
+    options: &WorkerOptions,
+    event_loop: &tokio::runtime::Runtime,
+    stalls: Arc<AtomicU64>,
+    metrics: &WorkerMetrics,
+) -> Executors {
+    let blocking = BlockingPool::new(
+        "legwork-blocking",
+        options.blocking_threads,
+        options.blocking_nice,
+    );
+    Executors {
+        blocking: Arc::new(blocking.count_busy(metrics.blocking_busy())),
+        event_loop: event_loop.handle().clone(),
+        stall_watch: StallWatch::new(options.stall_threshold, stalls, metrics.clone()),
+    }
+}
+
+/// Serves metrics (when asked), then connects.
+async fn start(
+    options: &WorkerOptions,
+    api_key: ApiKeySlot,
+    metrics: &WorkerMetrics,
+) -> Result<(ServiceClient, Capabilities, Option<SocketAddr>), WorkerError> {
+    let address = start_metrics(options, metrics).await?;
+    let (client, capabilities) = connect_to_namespace(options, api_key, metrics).await?;
+    Ok((client, capabilities, address))
+}
+
+/// Binds `metrics_bind` and serves `/metrics` there on this (the control) runtime, until
+/// it stops; bound first, so that a taken port stops the worker before it takes tasks.
+async fn start_metrics(
+    options: &WorkerOptions,
+    metrics: &WorkerMetrics,
+) -> Result<Option<SocketAddr>, WorkerError> {
+    let Some(address) = options.metrics_bind else {
+        return Ok(None);
+    };
+    let bind_error = |source| WorkerError::MetricsBind { address, source };
+    let listener = exporter::bind(address).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    tokio::spawn(exporter::serve(listener, metrics.families().clone()));
+    info!("metrics served at http://{bound}/metrics");
+    Ok(Some(bound))
+}
+
 /// Connects and checks the namespace exists, so that a typo fails at start, not at poll.
 async fn connect_to_namespace(
     options: &WorkerOptions,
     api_key: ApiKeySlot,
+    metrics: &WorkerMetrics,
 ) -> Result<(ServiceClient, Capabilities), WorkerError> {
     let connection = &options.connection;
-    let mut client = connect(connection, api_key).await?;
+    let rpc = RpcMetrics::new(
+        metrics.families(),
+        metrics.namespace(),
+        metrics.task_queue(),
+    );
+    let mut client = connect_metered(connection, api_key, Some(rpc)).await?;
     let request = DescribeNamespaceRequest {
         namespace: connection.namespace.clone(),
         ..Default::default()
@@ -207,6 +269,7 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .probe(event_loop, stop_lag.clone()),
     );
     tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
+    tokio::spawn(super::presence::run(shared.clone()));
     let mut pollers = JoinSet::new();
     for _ in 0..shared.options.pollers.max(1) {
         pollers.spawn(poll_loop(shared.clone()));
@@ -278,18 +341,23 @@ async fn poll_loop(shared: Arc<Shared>) {
         let mut client = shared.client.clone();
         let poll = client
             .poll_activity_task_queue(with_deadline(poll_request(&shared), LONG_POLL_DEADLINE));
+        let polling = shared.metrics.polling();
         let result = tokio::select! {
             _ = shared.stop_polling.cancelled() => return,
             result = poll => result,
         };
+        drop(polling);
         match result {
             Ok(response) => {
                 failures = 0;
                 let task = response.into_inner();
                 if !task.task_token.is_empty() {
                     tokio::spawn(handle_task(shared.clone(), task, permit));
-                } else if shared.shutdown.is_cancelled() {
-                    return;
+                } else {
+                    shared.metrics.poll_no_task();
+                    if shared.shutdown.is_cancelled() {
+                        return;
+                    }
                 }
             }
             Err(status) => {

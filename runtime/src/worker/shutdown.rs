@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
+use super::presence::final_heartbeat;
 use super::respond::Report;
 use super::run::Shared;
 use super::task::worker_shutdown_failure;
@@ -22,7 +23,8 @@ const POLL_DRAIN: Duration = Duration::from_secs(5);
 /// How long attempts cancelled at the end of the grace period have to return.
 const CANCEL_WAIT: Duration = Duration::from_secs(1);
 
-/// Tells the server this worker is going away, so that it answers our open polls at once.
+/// Tells the server this worker is going away, so that it answers our open polls at once
+/// and drops the worker from its list (the last worker heartbeat rides along).
 pub(super) async fn shutdown_worker(shared: &Shared) {
     let request = ShutdownWorkerRequest {
         namespace: shared.options.connection.namespace.clone(),
@@ -31,6 +33,7 @@ pub(super) async fn shutdown_worker(shared: &Shared) {
         worker_instance_key: shared.instance_key.clone(),
         task_queue: shared.options.task_queue.clone(),
         task_queue_types: vec![TaskQueueType::Activity as i32],
+        worker_heartbeat: final_heartbeat(shared),
         ..Default::default()
     };
     let mut client = shared.client.clone();

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::registry::{ActivityDescriptor, BoxOutcome, Outcome};
+use crate::telemetry::metrics::WorkerMetrics;
 
 /// Shared by every async activity of a worker.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ pub(crate) struct StallWatch {
     next_id: Arc<AtomicU64>,
     /// Wakes the sweep when an async activity starts; it sleeps while none runs.
     started: Arc<Notify>,
+    metrics: WorkerMetrics,
 }
 
 /// One activity's poll in progress, stamped in nanoseconds since `epoch()` (0: none).
@@ -48,11 +50,12 @@ fn stamp(at: Instant) -> u64 {
 }
 
 impl StallWatch {
-    pub(crate) fn new(threshold: Duration, stalls: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(threshold: Duration, stalls: Arc<AtomicU64>, metrics: WorkerMetrics) -> Self {
         epoch();
         StallWatch {
             threshold,
             stalls,
+            metrics,
             polling: Arc::default(),
             next_id: Arc::default(),
             started: Arc::default(),
@@ -117,6 +120,7 @@ impl StallWatch {
         let first = clock.warned.fetch_max(started, Ordering::AcqRel) < started;
         if first {
             self.stalls.fetch_add(1, Ordering::Relaxed);
+            self.metrics.stalled(clock.descriptor.name);
         }
         first
     }
@@ -158,6 +162,8 @@ impl Future for Watched {
         this.clock.poll_started.store(0, Ordering::Release);
         let held = began.elapsed();
         if held > this.watch.threshold {
+            let activity = this.clock.descriptor.name;
+            this.watch.metrics.stall_ended(activity, held);
             if this.watch.claim(&this.clock, started) {
                 warn_stall(&this.clock, held, "in one poll");
             } else {
@@ -202,7 +208,8 @@ pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
         began.elapsed().as_nanos() as f64 / f64::from(polls)
     };
     let plain = time(&mut pending());
-    let watch = StallWatch::new(Duration::from_millis(100), Arc::default());
+    let metrics = WorkerMetrics::new("bench", "bench", 1, []);
+    let watch = StallWatch::new(Duration::from_millis(100), Arc::default(), metrics);
     let watched = time(&mut watch.watch(pending(), &NOOP, "bench".to_owned(), 1));
     (plain, watched)
 }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tracing::debug;
@@ -17,6 +17,8 @@ use crate::error::{failure_type, ActivityError};
 use crate::invoke::Args;
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::registry::Outcome;
+use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
+use crate::telemetry::trace;
 
 /// sdk-core's margin past a timeout before it cancels an attempt locally.
 const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
@@ -32,6 +34,8 @@ pub(super) async fn handle_task(
         &shared.options.task_queue,
     );
     let activity = info.activity_type.clone();
+    let measured = Measured::received(&shared, &task, &info);
+    let span = trace::activity_span(&info, task.header.as_ref());
     let token = task.task_token;
     let acked = Arc::new(Notify::new());
     let attempt = Attempt::new(
@@ -49,18 +53,29 @@ pub(super) async fn handle_task(
             let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
             let ctx = ActivityContext::with_attempt(info, attempt.clone());
-            let run = shared
-                .executors
-                .run(descriptor, ctx, Args::new(descriptor.name, payloads));
+            let run = shared.executors.run(
+                descriptor,
+                ctx,
+                Args::new(descriptor.name, payloads),
+                span.clone(),
+            );
             with_local_timeouts(run, &attempt, timeouts, &acked).await
         }
     };
+    trace::record_outcome(&span, &outcome);
+    let panicked = matches!(&outcome, Err(error) if error.error_type() == failure_type::PANIC);
     attempt.finished.cancel();
     // Whoever takes the token reports it: here, or shutdown at the end of the grace.
     let report = match take_outstanding(&shared, &token) {
         Some(_) => settle(&attempt, outcome),
         None => None,
     };
+    measured.ended(panicked, report.as_ref());
+    // A cancellation flushes the pending heartbeat below: it is sent, not coalesced.
+    let flushed = matches!(report, Some(Report::Canceled { .. }));
+    shared
+        .metrics
+        .heartbeats_coalesced(attempt.coalesced_heartbeats(!flushed));
     if let Some(report) = &report {
         counter(&shared, report).fetch_add(1, Ordering::Relaxed);
     } else {
@@ -77,7 +92,72 @@ pub(super) async fn handle_task(
         // The slot is free only once no thread works for this attempt any more.
         attempt.blocking_jobs_done().await;
         drop(permit);
+        drop(measured);
     });
+}
+
+/// One attempt as the metrics see it, from receipt to report.
+struct Measured {
+    metrics: Arc<ActivityMetrics>,
+    received: Instant,
+    /// The activity's first schedule, for the end-to-end latency of a success.
+    first_scheduled: Option<SystemTime>,
+    /// Holds `worker_task_slots_used` up until the slot is released.
+    _slot: GaugeGuard,
+}
+
+impl Measured {
+    fn received(
+        shared: &Shared,
+        task: &PollActivityTaskQueueResponse,
+        info: &ActivityInfo,
+    ) -> Self {
+        let workflow = info.workflow_type.as_deref().unwrap_or("");
+        let metrics = shared.metrics.activity(&info.activity_type, workflow);
+        metrics.received.inc();
+        // Both server times, so the worker's clock does not matter.
+        let time = |t: Option<_>| t.and_then(|t| SystemTime::try_from(t).ok());
+        let scheduled = time(task.current_attempt_scheduled_time);
+        if let Some(Ok(latency)) = time(task.started_time)
+            .zip(scheduled)
+            .map(|(started, scheduled)| started.duration_since(scheduled))
+        {
+            shared.metrics.schedule_to_start(latency);
+        }
+        if shared.registry.get(&info.activity_type).is_none() {
+            shared.metrics.unregistered(&info.activity_type, workflow);
+        }
+        Measured {
+            metrics,
+            received: Instant::now(),
+            first_scheduled: info.scheduled_time,
+            _slot: shared.metrics.slot_used(),
+        }
+    }
+
+    /// Recorded before the report is sent, as core records them.
+    fn ended(&self, panicked: bool, report: Option<&Report>) {
+        let metrics = &self.metrics;
+        metrics
+            .execution_latency
+            .observe(millis(self.received.elapsed()));
+        if panicked {
+            metrics.task_error.inc();
+        }
+        match report {
+            Some(Report::Completed(_)) => {
+                let since = self.first_scheduled.and_then(|at| at.elapsed().ok());
+                if let Some(end_to_end) = since {
+                    metrics.succeed_endtoend.observe(millis(end_to_end));
+                }
+            }
+            Some(Report::Failed { failure, .. }) if counts_as_failed(failure) => {
+                metrics.failed.inc()
+            }
+            Some(Report::Canceled { .. }) => metrics.cancelled.inc(),
+            _ => {}
+        }
+    }
 }
 
 fn counter<'a>(shared: &'a Shared, report: &Report) -> &'a AtomicU64 {
@@ -177,6 +257,7 @@ fn heartbeat_link(
         interval,
         acked,
         sent: shared.heartbeats_sent.clone(),
+        sent_metric: shared.metrics.heartbeats_sent(),
     }
 }
 

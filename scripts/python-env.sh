@@ -1,0 +1,21 @@
+# Sourced by scripts/test (and run by tests/trace_interop.rs when it finds nothing set):
+# makes LEGWORK_PYTHONPATH point at the Python SDK and OpenTelemetry, installed from PyPI
+# into .tools/python (ignored by git) when missing. `pip --target` plus PYTHONPATH, not a
+# venv: python3-venv is not always installed, and the bench does the same (bench/.venv-py).
+LEGWORK_PY_TEMPORALIO=1.35.0
+LEGWORK_PY_OTEL_SDK=1.45.2
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LEGWORK_PYTHONPATH="$repo_root/.tools/python"
+# One marker per pinned pair: bumping either version installs afresh.
+legwork_py_marker="$LEGWORK_PYTHONPATH/.installed-temporalio-$LEGWORK_PY_TEMPORALIO-otel-$LEGWORK_PY_OTEL_SDK"
+if [ ! -e "$legwork_py_marker" ]; then
+  echo "installing temporalio==$LEGWORK_PY_TEMPORALIO and opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK into .tools/python" >&2
+  rm -rf "$LEGWORK_PYTHONPATH"
+  # As root (CI), pip warns about system packages; --target touches none. An environment
+  # variable rather than --root-user-action, which older pips reject.
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$LEGWORK_PYTHONPATH" \
+    "temporalio==$LEGWORK_PY_TEMPORALIO" "opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK" >&2
+  touch "$legwork_py_marker"
+fi
+unset legwork_py_marker
+export LEGWORK_PYTHONPATH
