@@ -25,6 +25,8 @@ pub(crate) mod failure_type {
     pub const ENCODE: &str = "PayloadEncodeError";
     /// The worker shut down before the activity finished (as sdk-core).
     pub const WORKER_SHUTDOWN: &str = "WorkerShutdown";
+    /// The result is larger than the server accepts.
+    pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeError";
     /// The type given to an [`ActivityError`](super::ActivityError) made from a message alone.
     pub const DEFAULT: &str = "ActivityError";
 }
@@ -87,13 +89,23 @@ impl ActivityError {
 
     /// The failure of an activity that panicked (type `PanicError`, as in the Go SDK).
     pub(crate) fn from_panic(activity: &str, panic: &(dyn std::any::Any + Send)) -> Self {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic payload".to_owned());
+        let message = panic_message(panic);
         ActivityError::new(format!("activity `{activity}` panicked: {message}"))
             .with_type(failure_type::PANIC)
+    }
+
+    /// [`from_panic`](Self::from_panic), saying what legwork was doing for the activity
+    /// when its code panicked, e.g. `encoding its result`.
+    pub(crate) fn from_panic_while(
+        activity: &str,
+        doing: &str,
+        panic: &(dyn std::any::Any + Send),
+    ) -> Self {
+        let message = panic_message(panic);
+        ActivityError::new(format!(
+            "activity `{activity}` panicked while {doing}: {message}"
+        ))
+        .with_type(failure_type::PANIC)
     }
 
     /// Why the activity was cancelled, if this error is a cancellation.
@@ -178,6 +190,15 @@ impl ActivityError {
             ..Default::default()
         }
     }
+}
+
+/// A panic's message, as `panic!` gives it (`&str` or `String`).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned())
 }
 
 impl fmt::Debug for ActivityError {

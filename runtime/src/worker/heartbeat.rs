@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tonic::Code;
 use tracing::{debug, warn};
 
+use super::contact::{is_unreachable, Contact};
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
@@ -42,6 +43,8 @@ pub(crate) struct HeartbeatLink {
     pub(crate) sent: Arc<AtomicU64>,
     /// The same, for `/metrics` (`legwork_heartbeats_sent`).
     pub(crate) sent_metric: IntCounter,
+    /// Whether the server answers.
+    pub(crate) contact: Arc<Contact>,
 }
 
 pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
@@ -81,10 +84,11 @@ pub(crate) async fn send_heartbeat(
     link.sent.fetch_add(1, Ordering::Relaxed);
     link.sent_metric.inc();
     let mut client = link.client.clone();
-    match client
+    let result = client
         .record_activity_task_heartbeat(with_deadline(request, UNARY_DEADLINE))
-        .await
-    {
+        .await;
+    link.contact.observe(&result);
+    match result {
         Ok(response) => {
             let response = response.into_inner();
             link.acked.notify_one();
@@ -107,6 +111,11 @@ pub(crate) async fn send_heartbeat(
         Err(status) if status.code() == Code::NotFound => {
             attempt.cancel(CancelReason::NotFound);
             false
+        }
+        // An outage is told once, by `contact`.
+        Err(status) if is_unreachable(&status) => {
+            debug!(%status, "heartbeat failed");
+            true
         }
         Err(status) => {
             warn!(%status, "heartbeat failed");

@@ -1,6 +1,5 @@
 //! Backoff for RPCs, with sdk-core's parameters.
 
-use std::future::Future;
 use std::time::Duration;
 
 use tonic::{Code, Status};
@@ -9,15 +8,13 @@ pub(crate) struct Backoff {
     initial: Duration,
     multiplier: f64,
     max_interval: Duration,
-    max_attempts: Option<u32>,
 }
 
-/// Completions and heartbeats: 100 ms, ×1.7, at most 5 s apart, 10 attempts.
+/// Completions: 100 ms, ×1.7, at most 5 s apart, until the attempt's deadline.
 pub(crate) const CALL: Backoff = Backoff {
     initial: Duration::from_millis(100),
     multiplier: 1.7,
     max_interval: Duration::from_secs(5),
-    max_attempts: Some(10),
 };
 
 /// Long polls: 200 ms, ×2, at most 10 s apart, forever.
@@ -25,7 +22,6 @@ pub(crate) const POLL: Backoff = Backoff {
     initial: Duration::from_millis(200),
     multiplier: 2.0,
     max_interval: Duration::from_secs(10),
-    max_attempts: None,
 };
 
 impl Backoff {
@@ -34,29 +30,6 @@ impl Backoff {
             .multiplier
             .powi(attempt.saturating_sub(1).min(30) as i32);
         self.initial.mul_f64(factor).min(self.max_interval)
-    }
-
-    /// Calls `rpc` until it succeeds, fails with a code not worth retrying, or the
-    /// attempts run out.
-    pub(crate) async fn retry<T, F, Fut>(&self, mut rpc: F) -> Result<T, Status>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Status>>,
-    {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match rpc().await {
-                Ok(value) => return Ok(value),
-                Err(status)
-                    if is_retryable(&status)
-                        && self.max_attempts.is_none_or(|max| attempt < max) =>
-                {
-                    tokio::time::sleep(self.delay(attempt)).await;
-                }
-                Err(status) => return Err(status),
-            }
-        }
     }
 }
 

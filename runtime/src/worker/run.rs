@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::contact::{is_unreachable, Contact};
 use super::dispatch::Executors;
 use super::lag::{Lag, LagMonitor};
 use super::respond::Reporter;
@@ -76,6 +77,8 @@ pub(super) struct Shared {
     pub(super) all_reported: Notify,
     pub(super) responses: TaskTracker,
     pub(super) instance_key: String,
+    /// Whether the server answers: one warning per outage, not one per failed call.
+    pub(super) contact: Arc<Contact>,
     /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
     pub(super) polls_complete_on_shutdown: bool,
     /// Worker heartbeats: whether to send them, and what the last one said.
@@ -94,6 +97,7 @@ impl Shared {
     pub(super) fn reporter(&self) -> Reporter<'_> {
         Reporter {
             client: &self.client,
+            contact: &self.contact,
             namespace: &self.options.connection.namespace,
             identity: &self.options.connection.identity,
         }
@@ -153,6 +157,7 @@ pub(super) fn spawn(
                     all_reported: Notify::new(),
                     responses: TaskTracker::new(),
                     instance_key: uuid::Uuid::new_v4().to_string(),
+                    contact: Arc::new(Contact::default()),
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
                     presence: super::presence::Presence::new(capabilities.worker_heartbeats),
                     completed: AtomicU64::new(0),
@@ -347,6 +352,7 @@ async fn poll_loop(shared: Arc<Shared>) {
             result = poll => result,
         };
         drop(polling);
+        shared.contact.observe(&result);
         match result {
             Ok(response) => {
                 failures = 0;
@@ -366,7 +372,8 @@ async fn poll_loop(shared: Arc<Shared>) {
                 }
                 failures += 1;
                 let delay = retry::POLL.delay(failures);
-                if retry::is_retryable(&status) || status.code() == tonic::Code::DeadlineExceeded {
+                // An outage is told once, by `contact`; other failures each time.
+                if is_unreachable(&status) || retry::is_retryable(&status) {
                     debug!(%status, ?delay, "poll failed; retrying");
                 } else {
                     warn!(%status, ?delay, "poll failed; retrying");

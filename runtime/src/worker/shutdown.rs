@@ -87,7 +87,10 @@ pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) 
         };
         let reporter = shared.clone();
         shared.responses.spawn(async move {
-            reporter.reporter().report(&activity, token, report).await;
+            reporter
+                .reporter()
+                .report(&activity, token, report, None)
+                .await;
         });
     }
     count

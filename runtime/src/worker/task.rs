@@ -34,6 +34,7 @@ pub(super) async fn handle_task(
         &shared.options.task_queue,
     );
     let activity = info.activity_type.clone();
+    let deadline = info.deadline.map(instant_of);
     let measured = Measured::received(&shared, &task, &info);
     let span = trace::activity_span(&info, task.header.as_ref());
     let token = task.task_token;
@@ -67,10 +68,42 @@ pub(super) async fn handle_task(
     attempt.finished.cancel();
     // Whoever takes the token reports it: here, or shutdown at the end of the grace.
     let report = match take_outstanding(&shared, &token) {
-        Some(_) => settle(&attempt, outcome),
+        Some(_) => settle(&attempt, outcome).map(|report| report.within_size_limit(&activity)),
         None => None,
     };
     measured.ended(panicked, report.as_ref());
+    let end = AttemptEnd {
+        activity,
+        token,
+        attempt,
+        deadline,
+    };
+    finish(shared, end, report, permit, measured);
+}
+
+/// What reporting an attempt's end needs to know about it.
+struct AttemptEnd {
+    activity: String,
+    token: Vec<u8>,
+    attempt: Arc<Attempt>,
+    /// After this the server has timed the attempt out: its report no longer counts.
+    deadline: Option<Instant>,
+}
+
+/// Counts the end, then reports it off the attempt's own task; the slot is freed last.
+fn finish(
+    shared: Arc<Shared>,
+    end: AttemptEnd,
+    report: Option<Report>,
+    permit: OwnedSemaphorePermit,
+    measured: Measured,
+) {
+    let AttemptEnd {
+        activity,
+        token,
+        attempt,
+        deadline,
+    } = end;
     // A cancellation flushes the pending heartbeat below: it is sent, not coalesced.
     let flushed = matches!(report, Some(Report::Canceled { .. }));
     shared
@@ -87,13 +120,24 @@ pub(super) async fn handle_task(
             if let Report::Canceled { .. } = report {
                 flush_heartbeat(&reporter, &token, &attempt).await;
             }
-            reporter.reporter().report(&activity, token, report).await;
+            reporter
+                .reporter()
+                .report(&activity, token, report, deadline)
+                .await;
         }
         // The slot is free only once no thread works for this attempt any more.
         attempt.blocking_jobs_done().await;
         drop(permit);
         drop(measured);
     });
+}
+
+/// A wall-clock deadline from the server as a point on this process's monotonic clock.
+fn instant_of(deadline: SystemTime) -> Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left
 }
 
 /// One attempt as the metrics see it, from receipt to report.
@@ -258,6 +302,7 @@ fn heartbeat_link(
         acked,
         sent: shared.heartbeats_sent.clone(),
         sent_metric: shared.metrics.heartbeats_sent(),
+        contact: shared.contact.clone(),
     }
 }
 
