@@ -71,8 +71,11 @@ FLOOR_SCENARIOS = {"noop_async", "noop_sync"}
 # line takes TLS settings: legwork's (`legwork::main!()` flags).
 FRONTED = {"noop_sync_proxied": False, "noop_sync_tls": True}
 FRONT_WORKERS = {"legwork"}
-ALL_SCENARIOS = ["noop_async", "noop_sync", "noop_sync_proxied", "noop_sync_tls", "cpu_sync",
-                 "latency_under_load", "rogue_async"]
+# noop_sync with extra legwork flags: the cost of a feature, against plain noop_sync.
+# `--metrics-bind` turns on per-attempt and per-RPC recording and the /metrics endpoint.
+LEGWORK_VARIANTS = {"noop_sync_metrics": ["--metrics-bind", "127.0.0.1:0"]}
+ALL_SCENARIOS = ["noop_async", "noop_sync", "noop_sync_proxied", "noop_sync_tls",
+                 "noop_sync_metrics", "cpu_sync", "latency_under_load", "rogue_async"]
 
 FULL = {"noop": 2000, "cpu": 300, "cpu_ms": 20, "blockers": 40, "block_ms": 2000,
         "tiny_async": 20, "tiny_interval_ms": 50, "rogues": 4, "rogue_ms": 5000,
@@ -286,9 +289,8 @@ def find_or_install_front_tools():
     their certificates; installs Debian's `nginx` / `openssl` with apt-get when missing,
     as `bench/run` installs the temporal CLI. None (and a log line) when that fails."""
     def find():
-        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
-                                          else None)
-        return nginx, shutil.which("openssl")
+        sbin = "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+        return shutil.which("nginx") or sbin, shutil.which("openssl")
 
     nginx, openssl = find()
     missing = [name for name, path in (("nginx", nginx), ("openssl", openssl)) if path is None]
@@ -367,7 +369,11 @@ class Front:
         self.port = free_ports(1)[0]
         self.address = f"127.0.0.1:{self.port}"
         self.tls = tls
-        self.ca = make_certificates(self.dir) if tls else None
+        try:
+            self.ca = make_certificates(self.dir) if tls else None
+        except subprocess.CalledProcessError as error:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"openssl failed: {error.stderr.decode(errors='replace')}")
         config = self.dir / "nginx.conf"
         config.write_text(nginx_config(self.port, upstream, tls))
         self.log_file = open(log_path, "w")
@@ -458,8 +464,9 @@ class Run:
     worker reaches the server through a `Front`, over TLS if `tls`, while the enqueuer
     still talks to the server directly."""
 
-    def __init__(self, cli, scenario, worker, rep, front=None, tls=False):
+    def __init__(self, cli, scenario, worker, rep, front=None, tls=False, worker_args=()):
         self.tag = f"{scenario}-{worker}-{rep}"
+        self.worker_args = list(worker_args)
         self.server = DevServer(cli, LOGS / f"{self.tag}-server.log")
         self.front = None
         if front is not None:
@@ -478,6 +485,7 @@ class Run:
         address, extra = self.server.address, []
         if self.front is not None:
             address, extra = self.front.address, self.front.client_args()
+        extra = extra + self.worker_args
         self.worker, self.launched = launch_worker(
             self.worker_name, address, self.queue, LOGS / f"{self.tag}-worker.log", extra)
         pids = [self.worker.pid, self.server.process.pid]
@@ -529,8 +537,9 @@ def status_counts(described):
     return counts
 
 
-def drain(cli, scenario, worker, rep, count, activity, args, front=None, tls=False):
-    run = Run(cli, scenario, worker, rep, front, tls)
+def drain(cli, scenario, worker, rep, count, activity, args, front=None, tls=False,
+          worker_args=()):
+    run = Run(cli, scenario, worker, rep, front, tls, worker_args)
     try:
         log(f"  {worker}: queueing {count} {activity}")
         run.enqueue.start("a", count, activity, *args)
@@ -658,6 +667,8 @@ def runs_scenario(worker, scenario):
     """The floor runs the no-op scenarios only; only FRONT_WORKERS run the fronted ones."""
     if worker == "floor" and scenario not in FLOOR_SCENARIOS:
         return False
+    if scenario in LEGWORK_VARIANTS:
+        return worker == "legwork"
     return scenario not in FRONTED or worker in FRONT_WORKERS
 
 
@@ -667,6 +678,9 @@ def run_scenario(cli, scenario, worker, rep, p, nginx=None):
             raise RuntimeError(f"{scenario} needs nginx and openssl (apt-get install nginx)")
         return drain(cli, scenario, worker, rep, p["noop"], "noop_sync", [], front=nginx,
                      tls=FRONTED[scenario])
+    if scenario in LEGWORK_VARIANTS:
+        return drain(cli, scenario, worker, rep, p["noop"], "noop_sync", [],
+                     worker_args=LEGWORK_VARIANTS[scenario])
     if scenario == "noop_async":
         return drain(cli, scenario, worker, rep, p["noop"], "noop_async", [])
     if scenario == "noop_sync":
@@ -820,8 +834,8 @@ def report(data):
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
               ])
 
-    fronted = [s for s in ("noop_sync", *FRONTED) if s in res]
-    if any(s in FRONTED for s in fronted):
+    fronted = [s for s in ("noop_sync", *FRONTED, *LEGWORK_VARIANTS) if s in res]
+    if any(s != "noop_sync" for s in fronted):
         front_table(lines, res, fronted, p["noop"])
 
     sizes = data.get("binary_mib", {})
@@ -851,9 +865,9 @@ def report(data):
 
 def front_table(lines, res, scenarios, n):
     """legwork's noop_sync straight to the server, through nginx in plaintext, through
-    nginx over TLS: one column a scenario."""
+    nginx over TLS, with metrics on: one column a scenario."""
     names = {"noop_sync": "direct, plaintext", "noop_sync_proxied": "via nginx, plaintext",
-             "noop_sync_tls": "via nginx, TLS"}
+             "noop_sync_tls": "via nginx, TLS", "noop_sync_metrics": "direct, metrics on"}
     runs = {s: res[s].get("legwork", []) for s in scenarios}
 
     def cell(s, key, digits):
@@ -879,8 +893,9 @@ def front_table(lines, res, scenarios, n):
          lambda s: cell(s, "launch_to_first_completion_s", 3)),
         ("peak RSS (MiB)", lambda s: cell(s, "peak_rss_mib", 1)),
     ]
-    lines.append(f"**legwork over TLS: noop_sync, {n} activities, the worker straight to the "
-                 f"server or through nginx on loopback (the enqueuer always straight)**")
+    lines.append(f"**legwork's noop_sync variants, {n} activities: the worker straight to the "
+                 f"server, through nginx on loopback (the enqueuer always straight), or "
+                 f"with metrics on**")
     lines.append("")
     lines.append("| | " + " | ".join(f"{names[s]} ({s})" for s in scenarios) + " |")
     lines.append("|---" * (len(scenarios) + 1) + "|")
@@ -926,6 +941,10 @@ def targets(data):
             add_paired("noop_sync (diagnostic, TLS alone): worker CPU/activity over TLS ≤ 1.2 × "
                        "plaintext, both via nginx", "noop_sync_tls", "legwork", "legwork",
                        ["worker_cpu_ms_per_activity"], lambda v: v <= 1.2, "noop_sync_proxied")
+    if "noop_sync_metrics" in res:
+        add_paired("noop_sync: worker CPU/activity with metrics ≤ 1.05 × without",
+                   "noop_sync_metrics", "legwork", "legwork",
+                   ["worker_cpu_ms_per_activity"], lambda v: v <= 1.05, "noop_sync")
     add("latency under load: median ≤ 1.1 × idle",
         ratio(m("latency_under_load", "legwork", "loaded", "median_ms"),
               m("latency_under_load", "legwork", "idle", "median_ms")), lambda v: v <= 1.1)

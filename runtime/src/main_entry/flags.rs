@@ -16,7 +16,7 @@ use crate::telemetry::logs::LogFormat;
 /// profile in temporal.toml ($TEMPORAL_CONFIG_FILE, else temporalio/temporal.toml in the
 /// OS config directory), as every Temporal SDK and the `temporal` CLI read them.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about = "A Temporal activity worker built with legwork.", long_about = None)]
 pub(super) struct Flags {
     /// Temporal frontend address, host:port [env: TEMPORAL_ADDRESS] [default: 127.0.0.1:7233]
     #[arg(long, help_heading = "Connection")]

@@ -234,12 +234,15 @@ async fn connect_to_namespace(
     metrics: &WorkerMetrics,
 ) -> Result<(ServiceClient, Capabilities), WorkerError> {
     let connection = &options.connection;
-    let rpc = RpcMetrics::new(
-        metrics.families(),
-        metrics.namespace(),
-        metrics.task_queue(),
-    );
-    let mut client = connect_metered(connection, api_key, Some(rpc)).await?;
+    // Per-call recording only where someone can read it.
+    let rpc = options.metrics_bind.map(|_| {
+        RpcMetrics::new(
+            metrics.families(),
+            metrics.namespace(),
+            metrics.task_queue(),
+        )
+    });
+    let mut client = connect_metered(connection, api_key, rpc).await?;
     let request = DescribeNamespaceRequest {
         namespace: connection.namespace.clone(),
         ..Default::default()

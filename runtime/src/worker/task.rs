@@ -35,7 +35,11 @@ pub(super) async fn handle_task(
     );
     let activity = info.activity_type.clone();
     let deadline = info.deadline.map(instant_of);
-    let measured = Measured::received(&shared, &task, &info);
+    // Per-attempt recording only where someone can read it (`metrics_bind`).
+    let measured = shared
+        .options
+        .metrics_bind
+        .map(|_| Measured::received(&shared, &task, &info));
     let span = trace::activity_span(&info, task.header.as_ref());
     let token = task.task_token;
     let acked = Arc::new(Notify::new());
@@ -71,7 +75,9 @@ pub(super) async fn handle_task(
         Some(_) => settle(&attempt, outcome).map(|report| report.within_size_limit(&activity)),
         None => None,
     };
-    measured.ended(panicked, report.as_ref());
+    if let Some(measured) = &measured {
+        measured.ended(panicked, report.as_ref());
+    }
     let end = AttemptEnd {
         activity,
         token,
@@ -96,7 +102,7 @@ fn finish(
     end: AttemptEnd,
     report: Option<Report>,
     permit: OwnedSemaphorePermit,
-    measured: Measured,
+    measured: Option<Measured>,
 ) {
     let AttemptEnd {
         activity,
