@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::attempt::{Attempt, CancelReason};
-use crate::error::ActivityError;
+use crate::error::{failure_type, ActivityError};
 use crate::payload::{decode_json, encode_json};
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::proto::Payload;
@@ -188,11 +188,16 @@ impl ActivityContext {
     /// 0.8 × heartbeat timeout (30 s without one, at most 60 s apart).
     ///
     /// Returns [`ActivityError::cancelled`] once the activity is cancelled, so a sync
-    /// activity can stop with `?`. Details that cannot be encoded are an error too.
+    /// activity can stop with `?`. Details that cannot be encoded are an error too
+    /// (`PayloadEncodeError`, not retryable), and nothing is recorded.
     pub fn heartbeat<T: Serialize + ?Sized>(&self, details: &T) -> Result<(), ActivityError> {
         let payload = encode_json(details).map_err(|error| {
-            ActivityError::new(format!("could not encode heartbeat details: {error}"))
-                .non_retryable()
+            ActivityError::new(format!(
+                "activity `{}` could not encode its heartbeat details: {error}",
+                self.info().activity_type
+            ))
+            .with_type(failure_type::ENCODE)
+            .non_retryable()
         })?;
         self.inner.attempt.record_heartbeat(payload);
         match self.cancel_reason() {
@@ -208,8 +213,10 @@ impl ActivityContext {
         };
         decode_json(payload).map(Some).map_err(|error| {
             ActivityError::new(format!(
-                "could not decode the last heartbeat's details: {error}"
+                "activity `{}` could not decode the last heartbeat's details: {error}",
+                self.info().activity_type
             ))
+            .with_type(failure_type::DECODE)
             .non_retryable()
         })
     }

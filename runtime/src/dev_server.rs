@@ -3,6 +3,10 @@
 //! Used by tests and by a worker's `--dev` mode. The API is synchronous so it works from a
 //! plain `#[test]` or `main`; the health check runs on a private current-thread runtime.
 //!
+//! For fault tests, a server can keep its state in a SQLite file, be killed without a
+//! graceful stop, and come back on the same port with the same state; see
+//! [`DevServer::kill`] and [`DevServer::restart`].
+//!
 //! ```no_run
 //! use legwork_runtime::dev_server::DevServer;
 //!
@@ -12,7 +16,7 @@
 //! # Ok::<(), legwork_runtime::dev_server::DevServerError>(())
 //! ```
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -86,6 +90,8 @@ pub enum DevServerError {
 /// Options for [`DevServer`]; made by [`DevServer::builder`].
 #[derive(Debug, Clone)]
 pub struct DevServerBuilder {
+    port: Option<u16>,
+    db_filename: Option<PathBuf>,
     metrics: bool,
     log_level: String,
     extra_args: Vec<String>,
@@ -96,6 +102,8 @@ pub struct DevServerBuilder {
 impl Default for DevServerBuilder {
     fn default() -> Self {
         Self {
+            port: None,
+            db_filename: None,
             metrics: false,
             log_level: "warn".to_owned(),
             extra_args: Vec::new(),
@@ -106,6 +114,22 @@ impl Default for DevServerBuilder {
 }
 
 impl DevServerBuilder {
+    /// The frontend's gRPC port on 127.0.0.1; by default a free one is picked. Fixing it
+    /// lets a second server take over where clients already point.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Keeps the server's state (namespaces, task queues, activities) in this SQLite file
+    /// instead of in memory (`--db-filename`), so that it survives [`DevServer::kill`] and
+    /// [`DevServer::restart`], or a second server started on the same file. The file is
+    /// created when missing and never removed.
+    pub fn db_filename(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db_filename = Some(path.into());
+        self
+    }
+
     /// Serves Prometheus metrics on another free port; see [`DevServer::metrics_url`].
     pub fn metrics(mut self, enabled: bool) -> Self {
         self.metrics = enabled;
@@ -118,7 +142,8 @@ impl DevServerBuilder {
         self
     }
 
-    /// Arguments appended to `temporal server start-dev`, e.g. `["--db-filename", "x.db"]`.
+    /// Arguments appended to `temporal server start-dev`, e.g.
+    /// `["--dynamic-config-value", "limit.blobSize.error=1000"]`.
     pub fn extra_args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -144,22 +169,27 @@ impl DevServerBuilder {
     /// Starts the server and waits until it serves the `default` namespace.
     pub fn start(self) -> Result<DevServer, DevServerError> {
         let cli_path = find_cli()?;
-        let ports = reserve_ports(if self.metrics { 2 } else { 1 })?;
-        let port = ports[0];
-        let metrics_port = ports.get(1).copied();
+        let wanted = usize::from(self.port.is_none()) + usize::from(self.metrics);
+        let mut free = reserve_ports(wanted)?.into_iter();
+        let port = match self.port {
+            Some(port) => port,
+            None => free.next().expect("a port was reserved for the frontend"),
+        };
+        let metrics_port = free.next();
         let log_path = log_file_path(port);
         let began = Instant::now();
-        let child = self.spawn(&cli_path, port, metrics_port, &log_path)?;
+        let child = self.spawn(&cli_path, port, metrics_port, &log_path, false)?;
         // From here on `DevServer`'s Drop stops the process if start-up fails.
         let mut server = DevServer {
             child,
+            options: self,
             cli_path,
             port,
             metrics_port,
             log_path,
             startup_time: Duration::ZERO,
         };
-        server.wait_until_healthy(self.startup_timeout)?;
+        server.wait_until_healthy()?;
         server.startup_time = began.elapsed();
         Ok(server)
     }
@@ -186,6 +216,12 @@ impl DevServerBuilder {
         if let Some(metrics_port) = metrics_port {
             args.extend(["--metrics-port".to_owned(), metrics_port.to_string()]);
         }
+        if let Some(db_filename) = &self.db_filename {
+            args.extend([
+                "--db-filename".to_owned(),
+                db_filename.to_string_lossy().into_owned(),
+            ]);
+        }
         args.extend(self.extra_args.iter().cloned());
         args
     }
@@ -196,8 +232,14 @@ impl DevServerBuilder {
         port: u16,
         metrics_port: Option<u16>,
         log_path: &Path,
+        append: bool,
     ) -> Result<Child, DevServerError> {
-        let log = File::create(log_path).map_err(|source| DevServerError::LogFile {
+        let log = if append {
+            OpenOptions::new().create(true).append(true).open(log_path)
+        } else {
+            File::create(log_path)
+        };
+        let log = log.map_err(|source| DevServerError::LogFile {
             path: log_path.to_owned(),
             source,
         })?;
@@ -224,6 +266,8 @@ impl DevServerBuilder {
 #[derive(Debug)]
 pub struct DevServer {
     child: Child,
+    /// What it was started with, to start it again the same way.
+    options: DevServerBuilder,
     cli_path: PathBuf,
     port: u16,
     metrics_port: Option<u16>,
@@ -257,12 +301,14 @@ impl DevServer {
         &self.cli_path
     }
 
-    /// From spawning the process to the `default` namespace answering.
+    /// From spawning the process to the `default` namespace answering (for the last
+    /// [`restart`](Self::restart), if any).
     pub fn startup_time(&self) -> Duration {
         self.startup_time
     }
 
-    /// `http://127.0.0.1:M/metrics` when started with `metrics(true)`.
+    /// `http://127.0.0.1:M/metrics` when started with `metrics(true)`; the same port
+    /// after a [`restart`](Self::restart).
     pub fn metrics_url(&self) -> Option<String> {
         self.metrics_port
             .map(|port| format!("http://{LOOPBACK}:{port}/metrics"))
@@ -278,7 +324,54 @@ impl DevServer {
         read_log_tail(&self.log_path)
     }
 
-    fn wait_until_healthy(&mut self, timeout: Duration) -> Result<(), DevServerError> {
+    /// Kills the server with SIGKILL, as a crash or an OOM kill would: no graceful stop,
+    /// open connections just break. Returns once the process is gone; does nothing if it
+    /// already is. [`restart`](Self::restart) brings it back.
+    ///
+    /// ```no_run
+    /// use legwork_runtime::dev_server::DevServer;
+    ///
+    /// let db = std::env::temp_dir().join("legwork-outage.db");
+    /// let mut server = DevServer::builder().db_filename(&db).start()?;
+    /// let address = server.address();
+    /// // ... start activities ...
+    /// server.kill();
+    /// // ... the server is down: clients and workers see connections refused ...
+    /// server.restart()?;
+    /// assert_eq!(server.address(), address);
+    /// // ... the activities are still there, read back from the file ...
+    /// # Ok::<(), legwork_runtime::dev_server::DevServerError>(())
+    /// ```
+    pub fn kill(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        signal_group(&self.child, Signal::Kill);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port (and metrics port), with the same options,
+    /// and waits until it is healthy; a server still running is first stopped gracefully.
+    /// With [`db_filename`](DevServerBuilder::db_filename) the state is back; without it
+    /// the new server starts empty. Its output is appended to the same log file.
+    pub fn restart(&mut self) -> Result<(), DevServerError> {
+        self.stop();
+        let began = Instant::now();
+        self.child = self.options.spawn(
+            &self.cli_path,
+            self.port,
+            self.metrics_port,
+            &self.log_path,
+            true,
+        )?;
+        self.wait_until_healthy()?;
+        self.startup_time = began.elapsed();
+        Ok(())
+    }
+
+    fn wait_until_healthy(&mut self) -> Result<(), DevServerError> {
+        let timeout = self.options.startup_timeout;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -319,7 +412,7 @@ impl DevServer {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        terminate(&self.child);
+        signal_group(&self.child, Signal::Term);
         let deadline = Instant::now() + GRACEFUL_STOP;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -393,9 +486,12 @@ fn reserve_ports(count: usize) -> Result<Vec<u16>, DevServerError> {
         .map_err(DevServerError::NoFreePort)
 }
 
+/// Unique per server of this process, even for two servers started on the same port.
 fn log_file_path(port: u16) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::env::temp_dir().join(format!(
-        "legwork-dev-server-{}-{port}.log",
+        "legwork-dev-server-{}-{port}-{n}.log",
         std::process::id()
     ))
 }
@@ -450,19 +546,30 @@ fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
     command.spawn()
 }
 
+enum Signal {
+    /// A graceful stop.
+    Term,
+    /// No stop at all.
+    Kill,
+}
+
 #[cfg(unix)]
-fn terminate(child: &Child) {
+fn signal_group(child: &Child, signal: Signal) {
+    let signal = match signal {
+        Signal::Term => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
     // The child leads its own process group, so this signals it and anything it spawned.
     if let Ok(group) = libc::pid_t::try_from(child.id()) {
         // SAFETY: killpg only sends a signal; it touches no memory of ours.
         unsafe {
-            libc::killpg(group, libc::SIGTERM);
+            libc::killpg(group, signal);
         }
     }
 }
 
 #[cfg(not(unix))]
-fn terminate(_child: &Child) {}
+fn signal_group(_child: &Child, _signal: Signal) {}
 
 #[cfg(test)]
 /// Whether to skip a test that needs the CLI: only outside CI, where a missing CLI is a
@@ -487,13 +594,94 @@ mod tests {
     #[test]
     fn command_line_is_loopback_with_one_partition() {
         let args = DevServer::builder()
-            .extra_args(["--db-filename", "x.db"])
+            .db_filename("x.db")
+            .extra_args(["--ui-port", "7002"])
             .command_line(7000, Some(7001))
             .join(" ");
         assert!(args.starts_with("server start-dev --headless --ip 127.0.0.1 --port 7000"));
         assert!(args.contains("--log-level warn"));
         assert!(args.contains("--dynamic-config-value matching.numTaskqueueReadPartitions=1"));
-        assert!(args.contains("--metrics-port 7001 --db-filename x.db"));
+        assert!(args.contains("--metrics-port 7001 --db-filename x.db --ui-port 7002"));
+    }
+
+    /// A standalone activity no worker runs: whether the server still knows it says
+    /// whether its state survived.
+    async fn start_activity(address: &str, id: &str) {
+        let client = crate::client::Client::connect(address, NAMESPACE)
+            .await
+            .unwrap();
+        client
+            .start_activity(
+                crate::client::StartActivity::new("nobody_runs_this", "dev-server-test").id(id),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn still_known(address: &str, id: &str) -> bool {
+        let client = crate::client::Client::connect(address, NAMESPACE)
+            .await
+            .unwrap();
+        match client.handle(id, None).describe().await {
+            Ok(description) => description.activity_id == id,
+            Err(crate::client::ClientError::Rpc { status, .. })
+                if status.code() == tonic::Code::NotFound =>
+            {
+                false
+            }
+            Err(error) => panic!("describe failed: {error}"),
+        }
+    }
+
+    #[test]
+    fn killed_then_restarted_on_the_same_port_and_file_keeps_its_state() {
+        if skip_without_cli() {
+            return;
+        }
+        let dir =
+            std::env::temp_dir().join(format!("legwork-dev-server-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("temporal.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+
+        let mut server = DevServer::builder()
+            .db_filename(&db)
+            .metrics(true)
+            .start()
+            .unwrap();
+        let (address, metrics_url) = (server.address(), server.metrics_url());
+        runtime.block_on(start_activity(&address, "kept"));
+
+        server.kill();
+        assert!(
+            std::net::TcpStream::connect(&address).is_err(),
+            "port still open after kill"
+        );
+        server.restart().unwrap();
+        eprintln!("restarted in {:?}", server.startup_time());
+        assert_eq!(server.address(), address);
+        assert_eq!(server.metrics_url(), metrics_url);
+        assert!(
+            runtime.block_on(still_known(&address, "kept")),
+            "state lost in the restart"
+        );
+
+        // A second server on the same port and file takes over from a killed one.
+        server.kill();
+        let port = address.rsplit(':').next().unwrap().parse().unwrap();
+        let second = DevServer::builder()
+            .port(port)
+            .db_filename(&db)
+            .start()
+            .unwrap();
+        assert_eq!(second.address(), address);
+        assert!(runtime.block_on(still_known(&address, "kept")));
+        assert!(!runtime.block_on(still_known(&address, "never-started")));
+        drop((server, second));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

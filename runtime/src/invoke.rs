@@ -1,9 +1,9 @@
 //! Argument decoding and result encoding for the code `#[activity]` generates.
 
-use std::vec;
-
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::vec;
 
 use crate::attempt::Attempt;
 use crate::error::{failure_type, ActivityError};
@@ -55,19 +55,34 @@ pub struct ArgDecoder {
     index: usize,
 }
 
+/// How much of a decoding error's cause a failure quotes: serde quotes the offending
+/// value, and a huge string argument must not become a huge failure message.
+const MAX_CAUSE_BYTES: usize = 1024;
+
 impl ArgDecoder {
     /// Decodes the next argument; a failure names the activity, the parameter and the cause.
     pub fn next<T>(&mut self, decoder: Decoder<T>) -> Result<T, ActivityError> {
         let index = self.index;
         self.index += 1;
-        let payload = self
-            .payloads
-            .next()
-            .expect("Args::expect checked the argument count");
-        decoder(&payload).map_err(|error| {
+        let param = self.params.get(index).copied().unwrap_or("?");
+        let Some(payload) = self.payloads.next() else {
+            // Generated code decodes exactly the checked count; never reached from it.
+            return Err(ActivityError::new(format!(
+                "activity `{}` has no payload for argument {index} (`{param}`)",
+                self.activity
+            ))
+            .with_type(failure_type::ARGUMENT_COUNT)
+            .non_retryable());
+        };
+        let decoded = catch_unwind(AssertUnwindSafe(|| decoder(&payload))).map_err(|panic| {
+            let doing = format!("decoding argument {index} (`{param}`)");
+            ActivityError::from_panic_while(self.activity, &doing, &*panic)
+        })?;
+        decoded.map_err(|error| {
             ActivityError::new(format!(
-                "activity `{}` could not decode argument {} (`{}`): {error}",
-                self.activity, index, self.params[index]
+                "activity `{}` could not decode argument {index} (`{param}`): {}",
+                self.activity,
+                clip(error.to_string(), MAX_CAUSE_BYTES)
             ))
             .with_type(failure_type::DECODE)
             .non_retryable()
@@ -75,18 +90,44 @@ impl ArgDecoder {
     }
 }
 
+/// `text` cut to at most `max` bytes (on a character boundary), saying how much was cut.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("… ({cut} more bytes)"));
+    text
+}
+
 /// Turns a user's `Result<T, E>` into one with an [`ActivityError`].
 pub fn into_result<T, E: Into<ActivityError>>(result: Result<T, E>) -> Result<T, ActivityError> {
     result.map_err(Into::into)
 }
 
-/// Encodes a successful value; an encoding failure fails the activity, non-retryably.
-pub fn finish<T>(result: Result<T, ActivityError>, encoder: Encoder<T>) -> Outcome {
-    encoder(result?).map_err(|error| {
-        ActivityError::new(format!("could not encode the result: {error}"))
-            .with_type(failure_type::ENCODE)
-            .non_retryable()
-    })
+/// Encodes a successful value. A `Serialize` that fails fails the activity, non-retryably
+/// (`PayloadEncodeError`); one that panics is a `PanicError` that says where it panicked.
+pub fn finish<T>(activity: &str, result: Result<T, ActivityError>, encoder: Encoder<T>) -> Outcome {
+    let value = result?;
+    match catch_unwind(AssertUnwindSafe(|| encoder(value))) {
+        Ok(Ok(payload)) => Ok(payload),
+        Ok(Err(error)) => Err(ActivityError::new(format!(
+            "activity `{activity}` could not encode its result: {}",
+            clip(error.to_string(), MAX_CAUSE_BYTES)
+        ))
+        .with_type(failure_type::ENCODE)
+        .non_retryable()),
+        Err(panic) => Err(ActivityError::from_panic_while(
+            activity,
+            "encoding its result",
+            &*panic,
+        )),
+    }
 }
 
 /// Runs an async activity until it ends or is cancelled. The activity is polled first, so
@@ -133,4 +174,88 @@ mod tests {
         );
         assert!(error.is_non_retryable());
     }
+
+    #[test]
+    fn a_huge_cause_is_clipped() {
+        let huge = "é".repeat(5000);
+        let args = Args::new("resize", vec![encode_json(&huge).unwrap()]);
+        let error = args
+            .expect(&["width"])
+            .unwrap()
+            .next::<u32>(decode_json)
+            .unwrap_err();
+        assert!(error.message().len() < 1200, "{}", error.message().len());
+        assert!(
+            error.message().ends_with(" more bytes)"),
+            "{}",
+            error.message()
+        );
+        assert_eq!(clip("abc".to_owned(), 3), "abc");
+        assert_eq!(clip("aé".to_owned(), 2), "a… (2 more bytes)");
+    }
+
+    #[test]
+    fn a_panicking_deserialize_is_a_panic_error_naming_the_argument() {
+        struct Explodes;
+        impl<'de> serde::Deserialize<'de> for Explodes {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                panic!("no way")
+            }
+        }
+        let args = Args::new("resize", vec![encode_json(1).unwrap()]);
+        let mut decoder = args.expect(&["size"]).unwrap();
+        let error = decoder.next::<Explodes>(decode_json).err().unwrap();
+        assert_eq!(error.error_type(), "PanicError");
+        assert_eq!(
+            error.message(),
+            "activity `resize` panicked while decoding argument 0 (`size`): no way"
+        );
+        assert!(!error.is_non_retryable());
+    }
+
+    #[test]
+    fn decoding_past_the_checked_count_is_an_error_not_a_panic() {
+        let mut decoder = Args::new("resize", vec![]).expect(&[]).unwrap();
+        let error = decoder.next::<u32>(decode_json).unwrap_err();
+        assert_eq!(error.error_type(), "ArgumentCountError");
+    }
+
+    struct Refuses;
+    impl serde::Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("not today"))
+        }
+    }
+
+    struct Explodes;
+    impl serde::Serialize for Explodes {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            panic!("kaboom")
+        }
+    }
+
+    #[test]
+    fn a_result_that_does_not_encode_fails_naming_the_activity() {
+        let error = finish("resize", Ok(Refuses), encode_json).unwrap_err();
+        assert_eq!(error.error_type(), "PayloadEncodeError");
+        assert_eq!(
+            error.message(),
+            "activity `resize` could not encode its result: not today"
+        );
+        assert!(error.is_non_retryable());
+    }
+
+    #[test]
+    fn a_panic_in_a_results_serialize_is_a_panic_error() {
+        let error = finish("resize", Ok(Explodes), encode_json).unwrap_err();
+        assert_eq!(error.error_type(), "PanicError");
+        assert_eq!(
+            error.message(),
+            "activity `resize` panicked while encoding its result: kaboom"
+        );
+        assert!(!error.is_non_retryable());
+    }
 }
+
+#[cfg(test)]
+mod proptests;

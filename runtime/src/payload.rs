@@ -23,27 +23,66 @@ pub(crate) const BINARY_PLAIN: &str = "binary/plain";
 
 /// Why a payload could not become a value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
+    /// The payload has no `encoding` metadata, so nothing says how to read its bytes.
+    #[error("the payload has no `encoding` metadata; expected {expected}")]
+    MissingEncoding {
+        /// The encodings this codec reads, e.g. `json/plain or binary/null`.
+        expected: &'static str,
+    },
     /// The payload's `encoding` metadata is one this codec cannot read.
-    #[error("unsupported payload encoding `{0}`")]
-    UnsupportedEncoding(String),
+    #[error("unsupported payload encoding `{found}`; expected {expected}")]
+    UnsupportedEncoding {
+        /// The encoding as the payload names it: escaped, and cut to 64 characters.
+        found: String,
+        /// The encodings this codec reads, e.g. `json/plain or binary/null`.
+        expected: &'static str,
+    },
     /// The payload's JSON did not match the expected type.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
 }
+
+/// What the serde codec reads.
+const JSON_EXPECTED: &str = "json/plain or binary/null";
+/// What the bytes codec reads.
+const BYTES_EXPECTED: &str = "binary/plain, json/plain or binary/null";
+/// How much of an unknown encoding an error quotes.
+const QUOTED_ENCODING_CHARS: usize = 64;
 
 /// Decodes one payload into a `T`.
 pub type Decoder<T> = fn(&Payload) -> Result<T, DecodeError>;
 /// Encodes one value into a payload.
 pub type Encoder<T> = fn(T) -> Result<Payload, serde_json::Error>;
 
-/// The payload's `encoding` metadata, or `""` when it has none.
+/// The payload's `encoding` metadata, or `""` when it has none (or it is not UTF-8).
 pub fn encoding_of(payload: &Payload) -> &str {
+    raw_encoding(payload).unwrap_or("")
+}
+
+/// The `encoding` metadata when it is UTF-8; `None` when it is absent or not UTF-8.
+fn raw_encoding(payload: &Payload) -> Option<&str> {
     payload
         .metadata
         .get(ENCODING)
         .and_then(|value| std::str::from_utf8(value).ok())
-        .unwrap_or("")
+}
+
+/// The error for a payload whose encoding this codec does not read.
+fn unsupported(payload: &Payload, expected: &'static str) -> DecodeError {
+    let Some(raw) = payload.metadata.get(ENCODING) else {
+        return DecodeError::MissingEncoding { expected };
+    };
+    // Quoted in a failure message: escaped, so control characters and invalid UTF-8
+    // show as escapes, and cut short, so a huge value cannot bloat the failure.
+    let text = String::from_utf8_lossy(raw);
+    let mut escaped = text.escape_debug();
+    let mut found: String = escaped.by_ref().take(QUOTED_ENCODING_CHARS).collect();
+    if escaped.next().is_some() {
+        found.push('…');
+    }
+    DecodeError::UnsupportedEncoding { found, expected }
 }
 
 fn payload(encoding: &str, data: Vec<u8>) -> Payload {
@@ -66,10 +105,17 @@ pub fn encode_json<T: Serialize>(value: T) -> Result<Payload, serde_json::Error>
 
 /// Decodes a `json/plain` payload, or `binary/null` as JSON `null`.
 pub fn decode_json<T: DeserializeOwned>(payload: &Payload) -> Result<T, DecodeError> {
-    match encoding_of(payload) {
-        JSON_PLAIN => Ok(serde_json::from_slice(&payload.data)?),
-        BINARY_NULL => Ok(serde_json::from_slice(b"null")?),
-        other => Err(DecodeError::UnsupportedEncoding(other.to_owned())),
+    decode_serde(payload, JSON_EXPECTED)
+}
+
+fn decode_serde<T: DeserializeOwned>(
+    payload: &Payload,
+    expected: &'static str,
+) -> Result<T, DecodeError> {
+    match raw_encoding(payload) {
+        Some(JSON_PLAIN) => Ok(serde_json::from_slice(&payload.data)?),
+        Some(BINARY_NULL) => Ok(serde_json::from_slice(b"null")?),
+        _ => Err(unsupported(payload, expected)),
     }
 }
 
@@ -80,9 +126,9 @@ pub fn encode_bytes(value: Vec<u8>) -> Result<Payload, serde_json::Error> {
 
 /// Decodes `binary/plain`; a payload in another encoding is read as JSON (an array of bytes).
 pub fn decode_bytes(payload: &Payload) -> Result<Vec<u8>, DecodeError> {
-    match encoding_of(payload) {
-        BINARY_PLAIN => Ok(payload.data.clone()),
-        _ => decode_json(payload),
+    match raw_encoding(payload) {
+        Some(BINARY_PLAIN) => Ok(payload.data.clone()),
+        _ => decode_serde(payload, BYTES_EXPECTED),
     }
 }
 
@@ -168,11 +214,56 @@ mod tests {
     }
 
     #[test]
-    fn wrong_encoding_is_named() {
+    fn wrong_encoding_is_named_with_what_the_codec_reads() {
         let error = decode_json::<u8>(&payload("binary/protobuf", vec![])).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unsupported payload encoding `binary/protobuf`"
+            "unsupported payload encoding `binary/protobuf`; expected json/plain or binary/null"
         );
+        let error = decode_bytes(&payload("text/csv", vec![])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unsupported payload encoding `text/csv`; expected binary/plain, json/plain or \
+             binary/null"
+        );
+    }
+
+    #[test]
+    fn a_payload_without_encoding_says_so() {
+        let bare = Payload {
+            data: b"1".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            decode_json::<u8>(&bare).unwrap_err().to_string(),
+            "the payload has no `encoding` metadata; expected json/plain or binary/null"
+        );
+        assert!(matches!(
+            decode_bytes(&bare),
+            Err(DecodeError::MissingEncoding { .. })
+        ));
+    }
+
+    #[test]
+    fn odd_encodings_are_quoted_escaped_and_short() {
+        let mut odd = payload("", vec![]);
+        odd.metadata
+            .insert(ENCODING.to_owned(), b"json/plain\n\xff".to_vec());
+        assert_eq!(
+            decode_json::<u8>(&odd).unwrap_err().to_string(),
+            "unsupported payload encoding `json/plain\\n\u{fffd}`; expected json/plain or \
+             binary/null"
+        );
+        let long = payload(&"x".repeat(1000), vec![]);
+        let DecodeError::UnsupportedEncoding { found, .. } = decode_json::<u8>(&long).unwrap_err()
+        else {
+            panic!("expected an unsupported encoding");
+        };
+        assert_eq!(found, format!("{}…", "x".repeat(64)));
+        // An empty encoding is present, just unknown.
+        assert!(matches!(
+            decode_json::<u8>(&payload("", vec![])),
+            Err(DecodeError::UnsupportedEncoding { .. })
+        ));
     }
 }

@@ -20,7 +20,8 @@ pub type BoxOutcome = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 pub enum Invoker {
     /// A plain `fn`: decoded, called and encoded on a pool thread.
     Sync(fn(&ActivityContext, Args) -> Outcome),
-    /// An `async fn`: arguments are decoded at once, the future runs on the event loop.
+    /// An `async fn`: the future decodes the arguments, calls the function and encodes
+    /// its result, all on the event loop; calling the invoker runs no user code.
     Async(fn(ActivityContext, Args) -> BoxOutcome),
 }
 

@@ -12,6 +12,8 @@ use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
 pub mod process;
+pub mod procfs;
+pub mod relay;
 pub mod tls_front;
 
 /// One server for the whole test binary. Statics are never dropped, so the server is

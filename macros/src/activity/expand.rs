@@ -27,9 +27,9 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
     let line = quote_spanned!(here=> ::core::line!());
     let column = quote_spanned!(here=> ::core::column!());
     let (invoker, kind) = if options.is_async.is_some() {
-        (async_invoker(activity), quote!(Async))
+        (async_invoker(activity, &name), quote!(Async))
     } else {
-        (sync_invoker(activity), quote!(Sync))
+        (sync_invoker(activity, &name), quote!(Sync))
     };
     let helpers = helpers();
     quote! {
@@ -105,11 +105,11 @@ fn helpers() -> TokenStream {
     }
 }
 
-fn sync_invoker(activity: &Activity) -> TokenStream {
+fn sync_invoker(activity: &Activity, name: &str) -> TokenStream {
     let private = private();
     let decode = decode_args(activity);
     let call = call(activity, quote!(__legwork_ctx));
-    let finish = finish(activity);
+    let finish = finish(activity, name);
     quote! {
         fn __legwork_invoke(
             __legwork_ctx: &#private::ActivityContext,
@@ -122,32 +122,32 @@ fn sync_invoker(activity: &Activity) -> TokenStream {
     }
 }
 
-/// Arguments are decoded before the future exists, so a bad payload fails the task
-/// without ever polling user code, and the future owns only decoded values.
-fn async_invoker(activity: &Activity) -> TokenStream {
+/// Arguments are decoded in the future, on the event loop: the worker calls the invoker
+/// on its control runtime, where no user code (a `Deserialize` impl included) may run.
+/// They are decoded before the function is called, so a bad payload fails the task
+/// without ever running the activity's own code.
+fn async_invoker(activity: &Activity, name: &str) -> TokenStream {
     let private = private();
     let decode = decode_args(activity);
     let bindings = bindings(activity);
     let call = call(activity, quote!(&__legwork_ctx));
-    let finish = finish(activity);
+    let finish = finish(activity, name);
     quote! {
         fn __legwork_invoke(
             __legwork_ctx: #private::ActivityContext,
             __legwork_args: #private::Args,
         ) -> #private::BoxOutcome {
-            let __legwork_decoded = (move || -> ::core::result::Result<_, #private::ActivityError> {
-                #decode
-                ::core::result::Result::Ok((#(#bindings,)*))
-            })();
-            let (#(#bindings,)*) = match __legwork_decoded {
-                ::core::result::Result::Ok(decoded) => decoded,
-                ::core::result::Result::Err(error) => {
-                    return #private::box_outcome(async move {
-                        ::core::result::Result::Err(error)
-                    });
-                }
-            };
             #private::box_outcome(async move {
+                let __legwork_decoded = (move || -> ::core::result::Result<_, #private::ActivityError> {
+                    #decode
+                    ::core::result::Result::Ok((#(#bindings,)*))
+                })();
+                let (#(#bindings,)*) = match __legwork_decoded {
+                    ::core::result::Result::Ok(decoded) => decoded,
+                    ::core::result::Result::Err(error) => {
+                        return ::core::result::Result::Err(error);
+                    }
+                };
                 let __legwork_out = #call.await;
                 #finish
             })
@@ -210,8 +210,8 @@ fn call(activity: &Activity, ctx: TokenStream) -> TokenStream {
     quote!(#ident(#context #(#bindings),*))
 }
 
-/// Encodes `__legwork_out` with the codec of the success type.
-fn finish(activity: &Activity) -> TokenStream {
+/// Encodes `__legwork_out` with the codec of the success type; errors name the activity.
+fn finish(activity: &Activity, name: &str) -> TokenStream {
     let private = private();
     let ok = |value: Option<&Type>| {
         let probe_ty = value.map_or_else(|| quote!(()), |ty| quote!(#ty));
@@ -237,7 +237,7 @@ fn finish(activity: &Activity) -> TokenStream {
     };
     quote! {
         #assert
-        #private::finish(#result, #encoder)
+        #private::finish(#name, #result, #encoder)
     }
 }
 

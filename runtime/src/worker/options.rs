@@ -44,7 +44,8 @@ pub struct WorkerOptions {
     /// Where to serve `GET /metrics` (Prometheus text format, sdk-core's names, e.g.
     /// `127.0.0.1:9090`); `None`, the default, serves nothing. Port 0 picks a free port,
     /// which [`RunningWorker::metrics_address`](super::RunningWorker::metrics_address)
-    /// tells. Metrics are recorded either way; a taken address stops the worker at start.
+    /// tells. Without it, per-attempt and per-RPC metrics are not recorded at all; a taken
+    /// address stops the worker at start.
     pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
