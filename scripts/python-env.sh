@@ -1,5 +1,6 @@
 # Sourced by scripts/test (and run by tests/trace_interop.rs when it finds nothing set):
-# makes LEGWORK_PYTHONPATH point at the Python SDK and OpenTelemetry, installed from PyPI
+# makes LEGWORK_PYTHONPATH point at the Python SDK and OpenTelemetry (and cryptography, for
+# tests/python/codec_check.py), installed from PyPI
 # into .tools/python (ignored by git) when missing. `pip --target` plus PYTHONPATH, not a
 # venv: python3-venv is not always installed, and the bench does the same (bench/.venv-py).
 LEGWORK_PY_TEMPORALIO=1.35.0
@@ -14,7 +15,7 @@ if [ ! -e "$legwork_py_marker" ]; then
   # As root (CI), pip warns about system packages; --target touches none. An environment
   # variable rather than --root-user-action, which older pips reject.
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$LEGWORK_PYTHONPATH" \
-    "temporalio==$LEGWORK_PY_TEMPORALIO" "opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK" >&2
+    "temporalio==$LEGWORK_PY_TEMPORALIO" "opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK" "cryptography==48.0.0" >&2
   touch "$legwork_py_marker"
 fi
 unset legwork_py_marker

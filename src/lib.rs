@@ -48,6 +48,7 @@ pub mod testing {
 }
 
 pub use legwork_runtime::worker;
+pub use legwork_runtime::codec;
 
 /// OpenTelemetry (feature `otel`): each attempt's `RunActivity` span continues the trace
 /// of the workflow that scheduled it, and spans go out through OTLP.

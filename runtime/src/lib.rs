@@ -16,6 +16,7 @@ mod run_blocking;
 mod telemetry;
 
 pub mod client;
+pub mod codec;
 pub mod dev_server;
 pub mod testing;
 pub mod worker;

@@ -1,0 +1,326 @@
+//! The codec server: the HTTP protocol the Temporal Web UI and
+//! `temporal --codec-endpoint` speak (sdk-go `converter.NewPayloadCodecHTTPHandler`).
+//!
+//! - `POST {any prefix}/encode` and `POST {any prefix}/decode`: the body is proto3-JSON
+//!   `Payloads`, the answer the same shape, encoded or decoded by the chain;
+//! - `X-Namespace` picks a chain registered for that namespace, the default otherwise;
+//! - `OPTIONS` on those paths answers the Web UI's CORS preflight; every answer on them
+//!   carries `Access-Control-Allow-Origin`;
+//! - 400 with a one-line message for a body that is not `Payloads` or a codec that
+//!   fails (as Go's handler), 413 past the body limit, 405 for other methods, 404 for
+//!   other paths.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Bytes};
+use hyper::header::{self, HeaderValue, InvalidHeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tracing::debug;
+
+use super::{payloads_to_json, CodecChain, CodecError};
+use crate::proto::Payload;
+
+/// What the Web UI may send: `Authorization` and `Authorization-Extras` when it passes
+/// the user's access token (`codec.passAccessToken`).
+const ALLOW_HEADERS: &str = "Content-Type, X-Namespace, Authorization, Authorization-Extras";
+const ALLOW_METHODS: &str = "POST, GET, OPTIONS";
+/// How long a browser may cache a preflight.
+const PREFLIGHT_MAX_AGE: &str = "600";
+/// Default bound on a request body.
+const DEFAULT_MAX_BODY: usize = 64 << 20;
+
+/// An HTTP codec server for a [`CodecChain`]: embed [`handle`](Self::handle) in your own
+/// hyper (or axum) server, or run [`serve`](Self::serve).
+///
+/// CORS: by default every answer allows the request's own `Origin` (with
+/// `Access-Control-Allow-Credentials: true`, which the UI's `codec.includeCredentials`
+/// needs), or `*` when the request has none. The server decodes whatever it is sent, so
+/// in production name the UI's origin with [`allow_origin`](Self::allow_origin) and keep
+/// the server where only the UI's users reach it.
+///
+/// ```no_run
+/// use legwork::codec::{Aes256Gcm, CodecChain, CodecServer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let chain = CodecChain::new().then(Aes256Gcm::new("key-1", [7u8; 32])?);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8888").await?;
+/// // Then: temporal workflow show --codec-endpoint http://127.0.0.1:8888 ...
+/// CodecServer::new(chain)
+///     .allow_origin("http://localhost:8233")?
+///     .serve(listener)
+///     .await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CodecServer {
+    default: CodecChain,
+    namespaces: HashMap<String, CodecChain>,
+    allow_origin: Option<HeaderValue>,
+    max_body: usize,
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Encode,
+    Decode,
+}
+
+impl CodecServer {
+    /// A server that applies `codecs` whatever the namespace.
+    pub fn new(codecs: CodecChain) -> Self {
+        Self {
+            default: codecs,
+            namespaces: HashMap::new(),
+            allow_origin: None,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// Applies `codecs` to requests whose `X-Namespace` is `namespace`.
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>, codecs: CodecChain) -> Self {
+        self.namespaces.insert(namespace.into(), codecs);
+        self
+    }
+
+    /// Allows only this origin (the Web UI's, e.g. `https://temporal.example.com`),
+    /// instead of echoing the request's.
+    pub fn allow_origin(mut self, origin: &str) -> Result<Self, InvalidHeaderValue> {
+        self.allow_origin = Some(HeaderValue::from_str(origin)?);
+        Ok(self)
+    }
+
+    /// The largest request body accepted (64 MiB by default); larger is a 413.
+    #[must_use]
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Answers one request; never fails (errors are 4xx answers).
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn Error + Send + Sync>>,
+    {
+        let Some(operation) = operation(request.uri().path()) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                "not found: the codec server answers POST …/encode and POST …/decode",
+            );
+        };
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let mut response = match *request.method() {
+            Method::OPTIONS => preflight(),
+            Method::POST => self.apply(operation, request).await,
+            _ => {
+                let mut response = text(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed: use POST (or OPTIONS for a CORS preflight)",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+                response
+            }
+        };
+        self.add_cors(&mut response, origin);
+        response
+    }
+
+    /// Serves HTTP/1 on `listener` until the task running it is dropped.
+    pub async fn serve(self, listener: TcpListener) {
+        let server = Arc::new(self);
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, or the like: try again a little later.
+                    debug!(%error, "codec server could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let server = Arc::clone(&server);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let server = Arc::clone(&server);
+                    async move { Ok::<_, Infallible>(server.handle(request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(error) = connection.await {
+                    debug!(%error, "codec server connection ended with an error");
+                }
+            });
+        }
+    }
+
+    async fn apply<B>(&self, operation: Operation, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn Error + Send + Sync>>,
+    {
+        let namespace = request
+            .headers()
+            .get("x-namespace")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let payloads = match self.read_payloads(request.into_body()).await {
+            Ok(payloads) => payloads,
+            Err(response) => return response,
+        };
+        let chain = namespace
+            .as_deref()
+            .and_then(|namespace| self.namespaces.get(namespace))
+            .unwrap_or(&self.default);
+        let count = payloads.len();
+        debug!(
+            ?operation,
+            namespace,
+            payloads = count,
+            "codec server request"
+        );
+        let result = match operation {
+            Operation::Encode => chain.encode(payloads).await,
+            Operation::Decode => chain.decode(payloads).await,
+        };
+        respond(operation, result)
+    }
+
+    /// The body as payloads, or the 4xx answer saying why not.
+    async fn read_payloads<B>(&self, body: B) -> Result<Vec<Payload>, Response<Full<Bytes>>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn Error + Send + Sync>>,
+    {
+        let body = match Limited::new(body, self.max_body).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                let message = format!("the body is larger than {} bytes", self.max_body);
+                return Err(text(StatusCode::PAYLOAD_TOO_LARGE, &message));
+            }
+            Err(error) => {
+                let message = format!("could not read the body: {error}");
+                return Err(text(StatusCode::BAD_REQUEST, &message));
+            }
+        };
+        super::payloads_from_json(&body)
+            .map_err(|error| text(StatusCode::BAD_REQUEST, &format!("malformed body: {error}")))
+    }
+
+    /// The configured origin, else the request's (with credentials), else `*`.
+    fn add_cors(&self, response: &mut Response<Full<Bytes>>, origin: Option<HeaderValue>) {
+        let headers = response.headers_mut();
+        match self.allow_origin.clone().or(origin) {
+            Some(origin) => {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+                if self.allow_origin.is_none() {
+                    // The answer depends on the request's origin: caches must know.
+                    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+                }
+            }
+            None => {
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+            }
+        }
+    }
+}
+
+/// Serves `codecs` on `listener` with the defaults of [`CodecServer`], until the task
+/// running it is dropped. What a generated `main`'s `--codec-server-bind` runs.
+///
+/// ```no_run
+/// use legwork::codec::{serve, CodecChain, Zlib};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// println!("codec server on http://{}", listener.local_addr()?);
+/// serve(listener, CodecChain::new().then(Zlib::new())).await;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve(listener: TcpListener, codecs: CodecChain) {
+    CodecServer::new(codecs).serve(listener).await
+}
+
+/// The chain's payloads as JSON, or a 400 naming what failed (as Go's handler answers).
+fn respond(
+    operation: Operation,
+    result: Result<Vec<Payload>, CodecError>,
+) -> Response<Full<Bytes>> {
+    match result {
+        Ok(payloads) => {
+            let mut response = Response::new(Full::new(Bytes::from(payloads_to_json(&payloads))));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(error) => {
+            let verb = match operation {
+                Operation::Encode => "encode",
+                Operation::Decode => "decode",
+            };
+            text(StatusCode::BAD_REQUEST, &format!("{verb} failed: {error}"))
+        }
+    }
+}
+
+/// The operation a path asks for: only its last segment counts, as in Go's handler.
+fn operation(path: &str) -> Option<Operation> {
+    if path.ends_with("/encode") {
+        Some(Operation::Encode)
+    } else if path.ends_with("/decode") {
+        Some(Operation::Decode)
+    } else {
+        None
+    }
+}
+
+fn preflight() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+    );
+    response
+}
+
+/// A plain-text answer of one line (a codec's message may hold newlines).
+fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let line = message.replace(['\r', '\n'], " ");
+    let mut response = Response::new(Full::new(Bytes::from(line + "\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
