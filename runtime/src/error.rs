@@ -27,6 +27,8 @@ pub(crate) mod failure_type {
     pub const WORKER_SHUTDOWN: &str = "WorkerShutdown";
     /// The result is larger than the server accepts.
     pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeError";
+    /// A payload codec (encryption, compression) failed.
+    pub const CODEC: &str = "PayloadCodecError";
     /// The type given to an [`ActivityError`](super::ActivityError) made from a message alone.
     pub const DEFAULT: &str = "ActivityError";
 }

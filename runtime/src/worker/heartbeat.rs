@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tonic::Code;
 use tracing::{debug, warn};
 
+use super::codecs::WorkerCodecs;
 use super::contact::{is_unreachable, Contact};
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
@@ -45,6 +46,8 @@ pub(crate) struct HeartbeatLink {
     pub(crate) sent_metric: IntCounter,
     /// Whether the server answers.
     pub(crate) contact: Arc<Contact>,
+    /// Payload codecs for the details, when there are any.
+    pub(crate) codecs: Option<WorkerCodecs>,
 }
 
 pub(crate) async fn heartbeat_loop(attempt: Arc<Attempt>, link: HeartbeatLink) {
@@ -72,9 +75,21 @@ pub(crate) async fn send_heartbeat(
     link: &HeartbeatLink,
     details: Payload,
 ) -> bool {
+    let details = match &link.codecs {
+        None => Some(details),
+        // Sent without details rather than not at all: the heartbeat still keeps the
+        // attempt alive.
+        Some(codecs) => match codecs.encode_one(details).await {
+            Ok(details) => Some(details),
+            Err(error) => {
+                warn!(%error, "heartbeat details could not be encoded; sent without them");
+                None
+            }
+        },
+    };
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
-        details: Some(Payloads {
+        details: details.map(|details| Payloads {
             payloads: vec![details],
         }),
         identity: link.identity.clone(),

@@ -5,6 +5,7 @@
 //! - the *event loop* (`legwork-async-N`, one thread per core) runs `#[activity(async)]`;
 //! - the *blocking pool* (`legwork-blocking-N`) runs plain `#[activity]` functions.
 
+mod codecs;
 mod contact;
 mod dispatch;
 mod heartbeat;

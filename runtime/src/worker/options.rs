@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
@@ -47,6 +48,9 @@ pub struct WorkerOptions {
     /// tells. Without it, per-attempt and per-RPC metrics are not recorded at all; a taken
     /// address stops the worker at start.
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Payload codecs (encryption, compression) applied to every payload read or written:
+    /// arguments, results, heartbeat and failure details; not headers. Empty by default.
+    pub codecs: CodecChain,
 }
 
 impl WorkerOptions {
@@ -65,6 +69,7 @@ impl WorkerOptions {
             shutdown_grace: Duration::from_secs(10),
             stall_threshold: Duration::from_millis(100),
             metrics_bind: None,
+            codecs: CodecChain::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::codecs::WorkerCodecs;
 use super::contact::{is_unreachable, Contact};
 use super::dispatch::Executors;
 use super::lag::{Lag, LagMonitor};
@@ -79,6 +80,8 @@ pub(super) struct Shared {
     pub(super) instance_key: String,
     /// Whether the server answers: one warning per outage, not one per failed call.
     pub(super) contact: Arc<Contact>,
+    /// Payload codecs, when there are any.
+    pub(super) codecs: Option<WorkerCodecs>,
     /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
     pub(super) polls_complete_on_shutdown: bool,
     /// Worker heartbeats: whether to send them, and what the last one said.
@@ -136,6 +139,7 @@ pub(super) fn spawn(
             );
             let stalls = Arc::new(AtomicU64::new(0));
             let executors = executors(&options, &event_loop, stalls.clone(), &metrics);
+            let codecs = WorkerCodecs::new(&options.codecs, event_loop.handle());
             let report = control.block_on(async move {
                 let started = start(&options, api_key, &metrics).await;
                 let (client, capabilities, metrics_address) = match started {
@@ -158,6 +162,7 @@ pub(super) fn spawn(
                     responses: TaskTracker::new(),
                     instance_key: uuid::Uuid::new_v4().to_string(),
                     contact: Arc::new(Contact::default()),
+                    codecs,
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
                     presence: super::presence::Presence::new(capabilities.worker_heartbeats),
                     completed: AtomicU64::new(0),

@@ -25,9 +25,13 @@ const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
 
 pub(super) async fn handle_task(
     shared: Arc<Shared>,
-    task: PollActivityTaskQueueResponse,
+    mut task: PollActivityTaskQueueResponse,
     permit: OwnedSemaphorePermit,
 ) {
+    let decoded = match &shared.codecs {
+        Some(codecs) => codecs.decode_task(&mut task).await,
+        None => Ok(()),
+    };
     let info = ActivityInfo::from_task(
         &task,
         &shared.options.connection.namespace,
@@ -52,9 +56,10 @@ pub(super) async fn handle_task(
         .lock()
         .unwrap()
         .insert(token.clone(), (activity.clone(), attempt.clone()));
-    let outcome = match shared.registry.get(&activity) {
-        None => Err(shared.registry.not_found(&activity)),
-        Some(descriptor) => {
+    let outcome = match (decoded, shared.registry.get(&activity)) {
+        (Err(error), _) => Err(error),
+        (Ok(()), None) => Err(shared.registry.not_found(&activity)),
+        (Ok(()), Some(descriptor)) => {
             let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
             let ctx = ActivityContext::with_attempt(info, attempt.clone());
@@ -72,17 +77,15 @@ pub(super) async fn handle_task(
     attempt.finished.cancel();
     // Whoever takes the token reports it: here, or shutdown at the end of the grace.
     let report = match take_outstanding(&shared, &token) {
-        Some(_) => settle(&attempt, outcome).map(|report| report.within_size_limit(&activity)),
+        Some(_) => settle(&attempt, outcome),
         None => None,
     };
-    if let Some(measured) = &measured {
-        measured.ended(panicked, report.as_ref());
-    }
     let end = AttemptEnd {
         activity,
         token,
         attempt,
         deadline,
+        panicked,
     };
     finish(shared, end, report, permit, measured);
 }
@@ -94,9 +97,11 @@ struct AttemptEnd {
     attempt: Arc<Attempt>,
     /// After this the server has timed the attempt out: its report no longer counts.
     deadline: Option<Instant>,
+    panicked: bool,
 }
 
-/// Counts the end, then reports it off the attempt's own task; the slot is freed last.
+/// Encodes the report, counts it, then sends it, off the attempt's own task; the slot is
+/// freed last.
 fn finish(
     shared: Arc<Shared>,
     end: AttemptEnd,
@@ -109,20 +114,29 @@ fn finish(
         token,
         attempt,
         deadline,
+        panicked,
     } = end;
     // A cancellation flushes the pending heartbeat below: it is sent, not coalesced.
     let flushed = matches!(report, Some(Report::Canceled { .. }));
     shared
         .metrics
         .heartbeats_coalesced(attempt.coalesced_heartbeats(!flushed));
-    if let Some(report) = &report {
-        counter(&shared, report).fetch_add(1, Ordering::Relaxed);
-    } else {
+    if report.is_none() {
         debug!(activity, reason = ?attempt.cancel_reason(), "attempt ended without a report");
     }
     let reporter = shared.clone();
     shared.responses.spawn(async move {
+        let report = match (report, &reporter.codecs) {
+            (Some(report), Some(codecs)) => Some(codecs.encode_report(report).await),
+            (report, _) => report,
+        };
+        // Checked once encoded: that is the size the server sees.
+        let report = report.map(|report| report.within_size_limit(&activity));
+        if let Some(measured) = &measured {
+            measured.ended(panicked, report.as_ref());
+        }
         if let Some(report) = report {
+            counter(&reporter, &report).fetch_add(1, Ordering::Relaxed);
             if let Report::Canceled { .. } = report {
                 flush_heartbeat(&reporter, &token, &attempt).await;
             }
@@ -309,6 +323,7 @@ fn heartbeat_link(
         sent: shared.heartbeats_sent.clone(),
         sent_metric: shared.metrics.heartbeats_sent(),
         contact: shared.contact.clone(),
+        codecs: shared.codecs.clone(),
     }
 }
 
