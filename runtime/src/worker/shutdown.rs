@@ -87,6 +87,10 @@ pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) 
         };
         let reporter = shared.clone();
         shared.responses.spawn(async move {
+            let report = match &reporter.codecs {
+                Some(codecs) => codecs.encode_report(report).await,
+                None => report,
+            };
             reporter
                 .reporter()
                 .report(&activity, token, report, None)
