@@ -44,7 +44,7 @@ impl ActivityHandle {
                         .outcome
                         .and_then(ActivityOutcome::from_proto)
                     {
-                        return Ok(outcome);
+                        return self.decoded(outcome).await;
                     }
                 }
                 // Our own deadline passing only means nothing happened yet: poll again.
@@ -71,6 +71,17 @@ impl ActivityHandle {
             .await?
             .ok_or(ClientError::NoResult)?;
         Ok(decode_bytes(&payload)?)
+    }
+
+    /// The result as the activity returned it, through the client's codecs.
+    async fn decoded(&self, outcome: ActivityOutcome) -> Result<ActivityOutcome, ClientError> {
+        match outcome {
+            ActivityOutcome::Completed(Some(payload)) if !self.client.codecs.is_empty() => {
+                let mut decoded = self.client.codecs.decode(vec![payload]).await?;
+                Ok(ActivityOutcome::Completed(decoded.pop()))
+            }
+            outcome => Ok(outcome),
+        }
     }
 
     async fn completed_payload(&self) -> Result<Option<Payload>, ClientError> {

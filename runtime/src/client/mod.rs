@@ -13,6 +13,7 @@ use temporalio_protos::protos::temporal::api::enums::v1::{
 };
 use tonic::Code;
 
+use crate::codec::CodecChain;
 use crate::connection::{
     connect, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
 };
@@ -61,6 +62,9 @@ pub enum ClientError {
     /// The activity completed without a result payload, and `null` is not a valid `T`.
     #[error("the activity completed without a result")]
     NoResult,
+    /// A payload codec (encryption, compression) failed on an argument or the result.
+    #[error("payload codec: {0}")]
+    Codec(#[from] crate::codec::CodecError),
 }
 
 fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientError {
@@ -106,6 +110,7 @@ fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientErr
 pub struct Client {
     service: ServiceClient,
     api_key: ApiKeySlot,
+    codecs: CodecChain,
     namespace: String,
     identity: String,
 }
@@ -136,9 +141,17 @@ impl Client {
         Ok(Client {
             service,
             api_key,
+            codecs: CodecChain::new(),
             namespace: options.namespace,
             identity: options.identity,
         })
+    }
+
+    /// Applies payload codecs (encryption, compression) to the arguments this client sends
+    /// and the results it reads, as the workers of these activities do.
+    pub fn with_codecs(mut self, codecs: CodecChain) -> Self {
+        self.codecs = codecs;
+        self
     }
 
     /// Replaces the API key for every later call of this client and its clones, without
@@ -164,7 +177,13 @@ impl Client {
         options: StartActivity,
     ) -> Result<ActivityHandle, ClientError> {
         let activity_id = options.activity_id.clone();
-        let request = options.into_request(&self.namespace, &self.identity)?;
+        let mut request = options.into_request(&self.namespace, &self.identity)?;
+        if let Some(input) = request.input.as_mut().filter(|_| !self.codecs.is_empty()) {
+            input.payloads = self
+                .codecs
+                .encode(std::mem::take(&mut input.payloads))
+                .await?;
+        }
         let response = self
             .service()
             .start_activity_execution(with_deadline(request, UNARY_DEADLINE))
