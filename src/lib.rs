@@ -14,28 +14,37 @@ pub use legwork_runtime::__private;
 /// Generates the `main` of an activity worker: flags, environment, signals, graceful
 /// shutdown. See the crate docs for the flags.
 ///
+/// Optional settings, in any order: `task_queue = "..."` (the default task queue, else the
+/// crate's name) and `codecs = path::to::fn` (a `fn() -> legwork::codec::CodecChain`: the
+/// payload codecs of the worker and of `--codec-server-bind`).
+///
 /// ```no_run
 /// legwork::main!(task_queue = "images");
 /// ```
+///
+/// ```no_run
+/// use legwork::codec::{Aes256Gcm, CodecChain};
+///
+/// fn codecs() -> CodecChain {
+///     let key = std::env::var("PAYLOAD_KEY").expect("PAYLOAD_KEY holds 32 bytes");
+///     CodecChain::new().then(Aes256Gcm::new("key-2026", key.as_bytes()).expect("a 32-byte key"))
+/// }
+///
+/// legwork::main!(task_queue = "images", codecs = codecs);
+/// ```
 #[macro_export]
 macro_rules! main {
-    () => {
+    ($($key:ident = $value:expr),* $(,)?) => {
         fn main() -> ::std::process::ExitCode {
-            $crate::__private::run_main($crate::__private::MainDefaults {
-                task_queue: ::core::env!("CARGO_CRATE_NAME"),
-            })
-        }
-    };
-    (task_queue = $task_queue:literal $(,)?) => {
-        fn main() -> ::std::process::ExitCode {
-            $crate::__private::run_main($crate::__private::MainDefaults {
-                task_queue: $task_queue,
-            })
+            $crate::__private::run_main(
+                $crate::__private::MainDefaults::new(::core::env!("CARGO_CRATE_NAME"))
+                    $(.$key($value))*
+            )
         }
     };
     ($($other:tt)+) => {
         ::core::compile_error!(
-            "expected `legwork::main!()` or `legwork::main!(task_queue = \"...\")`"
+            "expected `legwork::main!()` or `legwork::main!(task_queue = \"...\", codecs = make_codecs)`"
         );
     };
 }
@@ -47,8 +56,8 @@ pub mod testing {
     pub use legwork_runtime::testing::{payload, ActivityEnvironment};
 }
 
-pub use legwork_runtime::worker;
 pub use legwork_runtime::codec;
+pub use legwork_runtime::worker;
 
 /// OpenTelemetry (feature `otel`): each attempt's `RunActivity` span continues the trace
 /// of the workflow that scheduled it, and spans go out through OTLP.

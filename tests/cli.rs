@@ -119,3 +119,40 @@ fn dev_flag_serves_against_its_own_dev_server() {
     assert!(greeting.contains("\"Hello, Dev!\""), "{greeting}");
     assert_eq!(worker.terminate().code(), Some(0));
 }
+
+#[test]
+fn codec_server_bind_serves_the_codec_protocol_beside_the_worker() {
+    let address = server().address();
+    let queue = task_queue("codec-server");
+    let mut worker = WorkerProcess::spawn(&[
+        "--address",
+        &address,
+        "--task-queue",
+        &queue,
+        "--codec-server-bind",
+        "127.0.0.1:0",
+    ]);
+    let line = worker.wait_for_log("codec server at http://");
+    let codec_server = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    worker.wait_for_log("legwork worker serving");
+    // `hello` has no codecs: a json/plain payload decodes to itself.
+    let body = r#"{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkFkYSI="}]}"#;
+    let mut stream = std::net::TcpStream::connect(&codec_server).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "POST /decode HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Namespace: default\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("IkFkYSI="), "{response}");
+    assert_eq!(worker.terminate().code(), Some(0));
+}

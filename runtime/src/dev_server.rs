@@ -124,7 +124,9 @@ impl DevServerBuilder {
     /// Keeps the server's state (namespaces, task queues, activities) in this SQLite file
     /// instead of in memory (`--db-filename`), so that it survives [`DevServer::kill`] and
     /// [`DevServer::restart`], or a second server started on the same file. The file is
-    /// created when missing and never removed.
+    /// created when missing and never removed. SQLite syncs every write to disk; for speed,
+    /// `extra_args(["--sqlite-pragma", "synchronous=off"])` leaves that to the OS, and
+    /// the state still survives a SIGKILL of the server (not a crash of the machine).
     pub fn db_filename(mut self, path: impl Into<PathBuf>) -> Self {
         self.db_filename = Some(path.into());
         self

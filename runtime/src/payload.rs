@@ -114,7 +114,9 @@ fn decode_serde<T: DeserializeOwned>(
 ) -> Result<T, DecodeError> {
     match raw_encoding(payload) {
         Some(JSON_PLAIN) => Ok(serde_json::from_slice(&payload.data)?),
-        Some(BINARY_NULL) => Ok(serde_json::from_slice(b"null")?),
+        // From a value, not the text `null`, so an error quotes no position in a text
+        // the payload never had.
+        Some(BINARY_NULL) => Ok(T::deserialize(serde_json::Value::Null)?),
         _ => Err(unsupported(payload, expected)),
     }
 }
@@ -192,6 +194,20 @@ mod tests {
         assert_eq!(encoding_of(&encode_json(None::<u8>).unwrap()), BINARY_NULL);
         let none: Option<u8> = decode_json(&encode_json(()).unwrap()).unwrap();
         assert_eq!(none, None);
+    }
+
+    #[test]
+    fn binary_null_is_null_for_the_type_that_reads_it() {
+        let null = encode_json(()).unwrap();
+        assert_eq!(decode_json::<Option<u8>>(&null).unwrap(), None);
+        assert_eq!(
+            decode_json::<serde_json::Value>(&null).unwrap(),
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            decode_json::<u8>(&null).unwrap_err().to_string(),
+            "invalid type: null, expected u8"
+        );
     }
 
     #[test]

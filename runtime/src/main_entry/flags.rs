@@ -93,6 +93,10 @@ pub(super) struct Flags {
     /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 0.0.0.0:9464.
     #[arg(long, value_name = "ADDR")]
     pub(super) metrics_bind: Option<std::net::SocketAddr>,
+    /// Also serve a codec server (for the Web UI and `temporal --codec-endpoint`) with the
+    /// worker's codecs (`main!(codecs = ...)`), e.g. 127.0.0.1:8081.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) codec_server_bind: Option<std::net::SocketAddr>,
     /// Print each registered activity, its kind and source location, then exit.
     #[arg(long)]
     pub(super) list: bool,

@@ -10,15 +10,41 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing::{error, info};
 
+use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::dev_server::DevServer;
 use crate::registry::Registry;
 use crate::telemetry::logs;
 use crate::worker::{Worker, WorkerOptions};
 
-/// Defaults a binary chose in `legwork::main!(...)`.
+/// What a binary chose in `legwork::main!(...)`, set by the macro through these methods
+/// (an unknown key is a "no method" error on that key).
 pub struct MainDefaults {
-    pub task_queue: &'static str,
+    task_queue: &'static str,
+    codecs: Option<fn() -> CodecChain>,
+}
+
+impl MainDefaults {
+    /// The defaults of a binary named `crate_name`.
+    pub fn new(crate_name: &'static str) -> Self {
+        MainDefaults {
+            task_queue: crate_name,
+            codecs: None,
+        }
+    }
+
+    /// `main!(task_queue = "...")`: the task queue when `--task-queue` is not given.
+    pub fn task_queue(mut self, task_queue: &'static str) -> Self {
+        self.task_queue = task_queue;
+        self
+    }
+
+    /// `main!(codecs = make_codecs)`: the payload codecs of the worker (and of
+    /// `--codec-server-bind`).
+    pub fn codecs(mut self, codecs: fn() -> CodecChain) -> Self {
+        self.codecs = Some(codecs);
+        self
+    }
 }
 
 /// Runs a worker until SIGINT or SIGTERM, then shuts it down gracefully.
@@ -48,23 +74,16 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     } else {
         None
     };
-    let mut options =
-        WorkerOptions::new(flags.task_queue.as_deref().unwrap_or(defaults.task_queue));
-    options.connection = match &dev_server {
-        Some(server) => ConnectionOptions::new(server.address()),
-        None => match connection(&flags) {
-            Ok(connection) => connection,
-            Err(error) => return fail(error),
-        },
+    let options = match worker_options(&flags, &defaults, dev_server.as_ref()) {
+        Ok(options) => options,
+        Err(error) => return fail(error),
     };
-    options.max_concurrent_activities = flags.max_concurrent_activities;
-    options.blocking_threads = flags
-        .blocking_threads
-        .unwrap_or(flags.max_concurrent_activities);
-    options.pollers = flags.pollers;
-    options.shutdown_grace = flags.shutdown_grace;
-    options.metrics_bind = flags.metrics_bind;
-    options.stall_threshold = flags.stall_threshold();
+    if let Some(bind) = flags.codec_server_bind {
+        match serve_codecs(bind, options.codecs.clone()) {
+            Ok(address) => info!("codec server at http://{address} (POST /encode, /decode)"),
+            Err(error) => return fail(error),
+        }
+    }
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
         Err(error) => return fail(error),
@@ -82,6 +101,58 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     worker.join();
     drop(dev_server);
     ExitCode::SUCCESS
+}
+
+/// The worker's settings from the flags, the environment and what `main!` chose.
+fn worker_options(
+    flags: &Flags,
+    defaults: &MainDefaults,
+    dev_server: Option<&DevServer>,
+) -> Result<WorkerOptions, Box<dyn std::error::Error>> {
+    let mut options =
+        WorkerOptions::new(flags.task_queue.as_deref().unwrap_or(defaults.task_queue));
+    options.connection = match dev_server {
+        Some(server) => ConnectionOptions::new(server.address()),
+        None => connection(flags)?,
+    };
+    options.max_concurrent_activities = flags.max_concurrent_activities;
+    options.blocking_threads = flags
+        .blocking_threads
+        .unwrap_or(flags.max_concurrent_activities);
+    options.pollers = flags.pollers;
+    options.shutdown_grace = flags.shutdown_grace;
+    options.metrics_bind = flags.metrics_bind;
+    options.stall_threshold = flags.stall_threshold();
+    options.codecs = defaults.codecs.map_or_else(CodecChain::new, |make| make());
+    Ok(options)
+}
+
+/// Serves the codec server for the Web UI and `temporal --codec-endpoint` on a thread of
+/// its own, bound here so that a taken address stops the worker at start.
+fn serve_codecs(
+    bind: std::net::SocketAddr,
+    codecs: CodecChain,
+) -> Result<std::net::SocketAddr, Box<dyn std::error::Error>> {
+    let listener = std::net::TcpListener::bind(bind).map_err(|error| {
+        format!("cannot serve the codec server on {bind}: {error}; choose another --codec-server-bind address")
+    })?;
+    let address = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new()
+        .name("legwork-codec-server".to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the codec server");
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => crate::codec::serve(listener, codecs).await,
+                    Err(error) => error!("the codec server stopped: {error}"),
+                }
+            });
+        })?;
+    Ok(address)
 }
 
 /// The file's profile, overlaid by the environment, overlaid by the flags.

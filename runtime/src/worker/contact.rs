@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use tokio::sync::Notify;
 use tonic::{Code, Status};
 use tracing::{info, warn};
 
@@ -14,6 +15,8 @@ pub(crate) struct Contact {
     /// Read on every call; the mutex is taken only when contact changes.
     lost: AtomicBool,
     since: Mutex<Option<Instant>>,
+    /// Wakes pollers backing off, so that polling resumes the moment any call gets through.
+    back: Notify,
 }
 
 impl Contact {
@@ -53,7 +56,13 @@ impl Contact {
                 outage = ?lost_at.elapsed(),
                 "in contact with the Temporal server again"
             );
+            self.back.notify_waiters();
         }
+    }
+
+    /// Resolves when contact comes back (after an outage this call saw begin).
+    pub(crate) async fn back(&self) {
+        self.back.notified().await
     }
 }
 

@@ -390,6 +390,8 @@ async fn poll_loop(shared: Arc<Shared>) {
                 tokio::select! {
                     _ = shared.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(delay) => {}
+                    // A completion or heartbeat got through: the server is back.
+                    _ = shared.contact.back() => failures = 0,
                 }
             }
         }
