@@ -5,17 +5,18 @@
 # venv: python3-venv is not always installed, and the bench does the same (bench/.venv-py).
 LEGWORK_PY_TEMPORALIO=1.35.0
 LEGWORK_PY_OTEL_SDK=1.45.2
+LEGWORK_PY_CRYPTOGRAPHY=48.0.0
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LEGWORK_PYTHONPATH="$repo_root/.tools/python"
-# One marker per pinned pair: bumping either version installs afresh.
-legwork_py_marker="$LEGWORK_PYTHONPATH/.installed-temporalio-$LEGWORK_PY_TEMPORALIO-otel-$LEGWORK_PY_OTEL_SDK"
+# One marker per pinned set: bumping any version installs afresh.
+legwork_py_marker="$LEGWORK_PYTHONPATH/.installed-temporalio-$LEGWORK_PY_TEMPORALIO-otel-$LEGWORK_PY_OTEL_SDK-cryptography-$LEGWORK_PY_CRYPTOGRAPHY"
 if [ ! -e "$legwork_py_marker" ]; then
   echo "installing temporalio==$LEGWORK_PY_TEMPORALIO and opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK into .tools/python" >&2
   rm -rf "$LEGWORK_PYTHONPATH"
   # As root (CI), pip warns about system packages; --target touches none. An environment
   # variable rather than --root-user-action, which older pips reject.
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$LEGWORK_PYTHONPATH" \
-    "temporalio==$LEGWORK_PY_TEMPORALIO" "opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK" "cryptography==48.0.0" >&2
+    "temporalio==$LEGWORK_PY_TEMPORALIO" "opentelemetry-sdk==$LEGWORK_PY_OTEL_SDK" "cryptography==$LEGWORK_PY_CRYPTOGRAPHY" >&2
   touch "$legwork_py_marker"
 fi
 unset legwork_py_marker
