@@ -13,6 +13,7 @@ Usage: codec_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVIT
 """
 
 import asyncio
+import os
 import dataclasses
 import json
 import sys
@@ -110,3 +111,7 @@ async def main(address, workflow_queue, activity_queue, activity, args_json):
 
 if __name__ == "__main__":
     asyncio.run(main(*sys.argv[1:6]))
+    # The SDK's native threads can crash the interpreter while it finalizes ("PyGILState_Release
+    # ... finalizing"), after the work is done: leave without finalizing.
+    sys.stdout.flush()
+    os._exit(0)

@@ -9,6 +9,7 @@ Usage: trace_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVIT
 """
 
 import asyncio
+import os
 import json
 import sys
 import uuid
@@ -90,3 +91,7 @@ async def main(address, workflow_queue, activity_queue, activities):
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+    # The SDK's native threads can crash the interpreter while it finalizes ("PyGILState_Release
+    # ... finalizing"), after the work is done: leave without finalizing.
+    sys.stdout.flush()
+    os._exit(0)
