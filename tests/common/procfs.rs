@@ -98,3 +98,14 @@ pub fn find_process(matches: impl Fn(&[String]) -> bool) -> Option<u32> {
             matches(&argv)
         })
 }
+
+/// Threads whose name (`/proc/PID/task/TID/comm`, cut to 15 bytes) starts with `prefix`.
+pub fn threads_named(pid: u32, prefix: &str) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count() as u64,
+    )
+}

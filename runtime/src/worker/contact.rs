@@ -70,7 +70,10 @@ impl Contact {
 /// else is the server answering, which proves contact.
 pub(crate) fn is_unreachable(status: &Status) -> bool {
     match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => true,
+        Code::Unavailable | Code::DeadlineExceeded => true,
+        // tonic's own deadline passing; a plain "operation was canceled" is a call cut
+        // short by the server rotating its connections (GOAWAY), which is not an outage.
+        Code::Cancelled => status.message().contains("Timeout expired"),
         // tonic reports a broken HTTP/2 connection as Unknown, with the cause attached.
         Code::Unknown => std::error::Error::source(status).is_some(),
         _ => false,
@@ -114,5 +117,7 @@ mod tests {
         assert!(!is_unreachable(&Status::unknown("the server said so")));
         assert!(!is_unreachable(&Status::invalid_argument("x")));
         assert!(!is_unreachable(&Status::unauthenticated("x")));
+        assert!(is_unreachable(&Status::cancelled("Timeout expired")));
+        assert!(!is_unreachable(&Status::cancelled("operation was canceled")));
     }
 }
