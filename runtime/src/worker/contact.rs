@@ -118,6 +118,8 @@ mod tests {
         assert!(!is_unreachable(&Status::invalid_argument("x")));
         assert!(!is_unreachable(&Status::unauthenticated("x")));
         assert!(is_unreachable(&Status::cancelled("Timeout expired")));
-        assert!(!is_unreachable(&Status::cancelled("operation was canceled")));
+        assert!(!is_unreachable(&Status::cancelled(
+            "operation was canceled"
+        )));
     }
 }
