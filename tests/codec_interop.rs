@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -148,46 +147,16 @@ fn sample_order(customer: &str) -> Order {
     }
 }
 
-/// The `PYTHONPATH` holding temporalio and cryptography.
-fn python_path() -> String {
-    if let Some(path) = std::env::var_os("LEGWORK_PYTHONPATH") {
-        return path.into_string().expect("a UTF-8 LEGWORK_PYTHONPATH");
-    }
-    let output = Command::new("bash")
-        .args([
-            "-c",
-            r#"source scripts/python-env.sh && printf %s "$LEGWORK_PYTHONPATH""#,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "scripts/python-env.sh failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Runs the Python workflow to its end and returns what it printed.
 fn run_python_workflow(activity_queue: &str, activity: &str, args: &Json) -> Json {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/codec_workflow.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(server().address())
-        .arg(task_queue("codec-interop-wf"))
-        .arg(activity_queue)
-        .arg(activity)
-        .arg(args.to_string())
-        .env("PYTHONPATH", python_path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the Python workflow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    let args = [
+        server().address(),
+        task_queue("codec-interop-wf"),
+        activity_queue.to_owned(),
+        activity.to_owned(),
+        args.to_string(),
+    ];
+    common::python::run_script("codec_workflow.py", &args)
 }
 
 /// The metadata of the history payloads under `path_prefix` (e.g.

@@ -268,34 +268,13 @@ async fn other_paths_are_404_and_other_methods_405() {
     );
 }
 
-/// The `PYTHONPATH` holding temporalio and cryptography.
-fn python_path() -> String {
-    if let Some(path) = std::env::var_os("LEGWORK_PYTHONPATH") {
-        return path.into_string().expect("a UTF-8 LEGWORK_PYTHONPATH");
-    }
-    let output = std::process::Command::new("bash")
-        .args([
-            "-c",
-            r#"source scripts/python-env.sh && printf %s "$LEGWORK_PYTHONPATH""#,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "scripts/python-env.sh failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Runs tests/python/codec_check.py with `args`, `stdin` in; returns what it printed.
 async fn python(args: &[&str], stdin: &str) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/codec_check.py");
     let mut child = tokio::process::Command::new("python3")
         .arg(script)
         .args(args)
-        .env("PYTHONPATH", python_path())
+        .env("PYTHONPATH", common::python::python_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

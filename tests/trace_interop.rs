@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -81,46 +79,15 @@ fn exporter() -> &'static InMemorySpanExporter {
         .0
 }
 
-/// The `PYTHONPATH` holding temporalio and opentelemetry-sdk.
-fn python_path() -> String {
-    if let Some(path) = std::env::var_os("LEGWORK_PYTHONPATH") {
-        return path.into_string().expect("a UTF-8 LEGWORK_PYTHONPATH");
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("bash")
-        .args([
-            "-c",
-            r#"source scripts/python-env.sh && printf %s "$LEGWORK_PYTHONPATH""#,
-        ])
-        .current_dir(root)
-        .output()
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "scripts/python-env.sh failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Runs the Python workflow to its end and returns what it printed.
 fn run_python_workflow(activity_queue: &str) -> Json {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/trace_workflow.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(server().address())
-        .arg(task_queue("trace-interop-wf"))
-        .arg(activity_queue)
-        .args(ACTIVITIES)
-        .env("PYTHONPATH", python_path())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "the Python workflow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+    let mut args = vec![
+        server().address(),
+        task_queue("trace-interop-wf"),
+        activity_queue.to_owned(),
+    ];
+    args.extend(ACTIVITIES.iter().map(|name| name.to_string()));
+    common::python::run_script("trace_workflow.py", &args)
 }
 
 /// legwork's span of `activity`, waiting for it to end: the worker closes it right after

@@ -13,6 +13,7 @@ use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
 pub mod process;
 pub mod procfs;
+pub mod python;
 pub mod relay;
 pub mod tls_front;
 
