@@ -425,68 +425,46 @@ async fn a_panic_inside_an_arguments_deserialize_becomes_a_failure() {
     assert_still_serves(&client, &queue).await;
 }
 
-#[tokio::test]
-async fn a_panic_in_sync_code_becomes_a_failure() {
-    let queue = task_queue("sync-panic");
+/// Three panics in a row from `activity`, each a retryable `PanicError` with its message,
+/// on a worker with one thread of the kind the activity runs on; that thread survives.
+async fn three_panics_then_still_serves(activity: &str, label: &str, one_async_thread: bool) {
+    let queue = task_queue(&format!("{activity}-panics"));
     let mut options = worker_options(&queue);
-    options.blocking_threads = 1;
+    if one_async_thread {
+        options.async_threads = 1;
+    } else {
+        options.blocking_threads = 1;
+    }
     let _worker = start_worker(options);
     let client = client().await;
 
     for round in 0..3 {
-        let message = format!("sync panic {round}");
-        let start = StartActivity::new("sync_panics", &queue).arg(&message);
+        let message = format!("{label} panic {round}");
+        let start = StartActivity::new(activity, &queue).arg(&message);
         assert_failure(
             &application_failure(&client, start).await,
             "PanicError",
-            &format!("activity `sync_panics` panicked: {message}"),
+            &format!("activity `{activity}` panicked: {message}"),
             false,
         );
     }
-    // The one pool thread survived all three.
+    // The one thread survived all three.
     assert_still_serves(&client, &queue).await;
+}
+
+#[tokio::test]
+async fn a_panic_in_sync_code_becomes_a_failure() {
+    three_panics_then_still_serves("sync_panics", "sync", false).await;
 }
 
 #[tokio::test]
 async fn a_panic_in_async_code_becomes_a_failure() {
-    let queue = task_queue("async-panic");
-    let mut options = worker_options(&queue);
-    options.async_threads = 1;
-    let _worker = start_worker(options);
-    let client = client().await;
-
-    for round in 0..3 {
-        let message = format!("async panic {round}");
-        let start = StartActivity::new("async_panics", &queue).arg(&message);
-        assert_failure(
-            &application_failure(&client, start).await,
-            "PanicError",
-            &format!("activity `async_panics` panicked: {message}"),
-            false,
-        );
-    }
-    assert_still_serves(&client, &queue).await;
+    three_panics_then_still_serves("async_panics", "async", true).await;
 }
 
 #[tokio::test]
 async fn a_panic_inside_run_blocking_becomes_a_failure() {
-    let queue = task_queue("run-blocking-panic");
-    let mut options = worker_options(&queue);
-    options.blocking_threads = 1;
-    let _worker = start_worker(options);
-    let client = client().await;
-
-    for round in 0..3 {
-        let message = format!("blocking panic {round}");
-        let start = StartActivity::new("panics_in_run_blocking", &queue).arg(&message);
-        assert_failure(
-            &application_failure(&client, start).await,
-            "PanicError",
-            &format!("activity `panics_in_run_blocking` panicked: {message}"),
-            false,
-        );
-    }
-    assert_still_serves(&client, &queue).await;
+    three_panics_then_still_serves("panics_in_run_blocking", "blocking", false).await;
 }
 
 /// Set by the test once it has asked for the cancellation.
