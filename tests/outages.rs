@@ -420,6 +420,38 @@ where
 
 /// Starts an activity with this id, retrying while the server is away; a start that
 /// reached the server before its answer was lost counts.
+/// The heartbeating activity: `beats` seconds of heartbeats under `timeout`, then a retry
+/// of 2 s.
+async fn start_heartbeating(
+    scene: &Scene,
+    timeout: Duration,
+    beats: u64,
+    deadline: Instant,
+) -> ActivityHandle {
+    let heartbeating = scene
+        .activity("heartbeat_steadily")
+        .heartbeat_timeout(timeout)
+        .arg(&beats)
+        .arg(&2u64);
+    let id = format!("{}-heartbeat", scene.queue);
+    start(&scene.client, (id, heartbeating), deadline).await
+}
+
+/// Naps of `base` ms plus a spread below `spread` ms, one per index.
+async fn start_naps(
+    scene: &Scene,
+    indexes: std::ops::Range<u32>,
+    (base, spread): (u64, u32),
+    deadline: Instant,
+) -> Vec<(u32, ActivityHandle)> {
+    let mut naps = Vec::new();
+    for index in indexes {
+        let nap = scene.nap(index, base + u64::from(index * 97 % spread));
+        naps.push((index, start(&scene.client, nap, deadline).await));
+    }
+    naps
+}
+
 async fn start(
     client: &Client,
     (id, start): (String, StartActivity),
@@ -647,18 +679,8 @@ async fn black_hole_for_30s() {
     let client = &scene.client;
 
     // The first attempt heartbeats until it is cancelled; a retry runs 2 s.
-    let heartbeating = scene
-        .activity("heartbeat_steadily")
-        .heartbeat_timeout(Duration::from_secs(10))
-        .arg(&90u64)
-        .arg(&2u64);
-    let id = format!("{}-heartbeat", scene.queue);
-    let heartbeating = start(client, (id, heartbeating), deadline).await;
-    let mut naps = Vec::new();
-    for index in 0..BEFORE {
-        let nap = scene.nap(index, 500 + u64::from(index * 97 % 3500));
-        naps.push((index, start(client, nap, deadline).await));
-    }
+    let heartbeating = start_heartbeating(&scene, Duration::from_secs(10), 90, deadline).await;
+    let mut naps = start_naps(&scene, 0..BEFORE, (500, 3500), deadline).await;
     loop {
         let description = ride_out("describe", deadline, || heartbeating.describe()).await;
         if !description.last_heartbeat_details.is_empty() {
@@ -734,18 +756,8 @@ async fn connections_reset() {
     let client = &scene.client;
 
     // Heartbeats throughout the resets (every 1.6 s at most, as its timeout says).
-    let heartbeating = scene
-        .activity("heartbeat_steadily")
-        .heartbeat_timeout(Duration::from_secs(2))
-        .arg(&9u64)
-        .arg(&2u64);
-    let id = format!("{}-heartbeat", scene.queue);
-    let heartbeating = start(client, (id, heartbeating), deadline).await;
-    let mut naps = Vec::new();
-    for index in 0..BEFORE {
-        let nap = scene.nap(index, 1000 + u64::from(index * 97 % 3000));
-        naps.push((index, start(client, nap, deadline).await));
-    }
+    let heartbeating = start_heartbeating(&scene, Duration::from_secs(2), 9, deadline).await;
+    let mut naps = start_naps(&scene, 0..BEFORE, (1000, 3000), deadline).await;
     wait_for("activities to run", deadline, || scene.begun() >= 10).await;
 
     let mut index = BEFORE;
