@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+import concurrency
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 TARGET = BENCH / "target"
@@ -73,14 +75,28 @@ FRONTED = {"noop_sync_proxied": False, "noop_sync_tls": True}
 FRONT_WORKERS = {"legwork"}
 # noop_sync with extra legwork flags: the cost of a feature, against plain noop_sync.
 # `--metrics-bind` turns on per-attempt and per-RPC recording and the /metrics endpoint.
-LEGWORK_VARIANTS = {"noop_sync_metrics": ["--metrics-bind", "127.0.0.1:0"]}
+# `noop_sync_encrypted` sets BENCH_PAYLOAD_KEY, which gives examples/bench.rs the
+# AES-256-GCM codec: every task's payloads are decoded by the chain and every result is
+# encrypted (`binary/encrypted`) before it is sent.
+LEGWORK_VARIANTS = {"noop_sync_metrics": ["--metrics-bind", "127.0.0.1:0"],
+                    "noop_sync_encrypted": []}
+# The key of the samples' encryption codec (tests/python/codec_check.py): any 32 bytes do.
+BENCH_PAYLOAD_KEY = "test-key-test-key-test-key-test!"
+LEGWORK_VARIANT_ENV = {"noop_sync_encrypted": {"BENCH_PAYLOAD_KEY": BENCH_PAYLOAD_KEY}}
 ALL_SCENARIOS = ["noop_async", "noop_sync", "noop_sync_proxied", "noop_sync_tls",
-                 "noop_sync_metrics", "cpu_sync", "latency_under_load", "rogue_async"]
+                 "noop_sync_metrics", "noop_sync_encrypted", "cpu_sync", "latency_under_load",
+                 "rogue_async", "blocked_loop"]
 
 FULL = {"noop": 2000, "cpu": 300, "cpu_ms": 20, "blockers": 40, "block_ms": 2000,
         "tiny_async": 20, "tiny_interval_ms": 50, "rogues": 4, "rogue_ms": 5000,
         "tiny_sync": 40, "hb_total_ms": 3000, "hb_every_ms": 200, "hb_timeout_ms": 1000}
+# blocked_loop: 2 × cores block_async(blocked_ms), the acceptance of issue 12 (point 5).
+FULL.update(blocked_rogues=2 * (os.cpu_count() or 2), blocked_ms=10_000, detect_ms=1000)
 QUICK = dict(FULL, noop=200, cpu=60)
+# Run only when named (`--scenarios concurrency`): minutes a worker; see concurrency.py.
+OPT_IN_SCENARIOS = [concurrency.SCENARIO]
+FULL.update(concurrency.FULL)
+QUICK.update(concurrency.QUICK)
 
 
 def log(message):
@@ -414,8 +430,9 @@ def worker_command(name, address, queue, extra=()):
     return [str(WORKERS[name]["binary"]), "--address", address, "--task-queue", queue, *extra]
 
 
-def launch_worker(name, address, queue, log_path, extra=()):
+def launch_worker(name, address, queue, log_path, extra=(), extra_env=None):
     env = dict(os.environ)
+    env.update(extra_env or {})
     if name == "python":
         env["PYTHONPATH"] = str(PY_SITE)
     env.setdefault("RUST_LOG", "warn")
@@ -464,9 +481,11 @@ class Run:
     worker reaches the server through a `Front`, over TLS if `tls`, while the enqueuer
     still talks to the server directly."""
 
-    def __init__(self, cli, scenario, worker, rep, front=None, tls=False, worker_args=()):
+    def __init__(self, cli, scenario, worker, rep, front=None, tls=False, worker_args=(),
+                 worker_env=None):
         self.tag = f"{scenario}-{worker}-{rep}"
         self.worker_args = list(worker_args)
+        self.worker_env = worker_env
         self.server = DevServer(cli, LOGS / f"{self.tag}-server.log")
         self.front = None
         if front is not None:
@@ -487,7 +506,8 @@ class Run:
             address, extra = self.front.address, self.front.client_args()
         extra = extra + self.worker_args
         self.worker, self.launched = launch_worker(
-            self.worker_name, address, self.queue, LOGS / f"{self.tag}-worker.log", extra)
+            self.worker_name, address, self.queue, LOGS / f"{self.tag}-worker.log", extra,
+            self.worker_env)
         pids = [self.worker.pid, self.server.process.pid]
         if self.front is not None:
             pids.append(self.front.process.pid)
@@ -538,8 +558,8 @@ def status_counts(described):
 
 
 def drain(cli, scenario, worker, rep, count, activity, args, front=None, tls=False,
-          worker_args=()):
-    run = Run(cli, scenario, worker, rep, front, tls, worker_args)
+          worker_args=(), worker_env=None):
+    run = Run(cli, scenario, worker, rep, front, tls, worker_args, worker_env)
     try:
         log(f"  {worker}: queueing {count} {activity}")
         run.enqueue.start("a", count, activity, *args)
@@ -663,6 +683,46 @@ def rogue_async(cli, worker, rep, p):
     }
 
 
+def blocked_loop(cli, worker, rep, p):
+    """Tiny async activities while 2 × cores async ones block their event-loop threads:
+    legwork starts them on a spare event-loop thread; SDKs run them behind the rogues."""
+    run = Run(cli, "blocked_loop", worker, rep)
+    rogues, n, gap = p["blocked_rogues"], p["tiny_async"], ["--interval-ms", p["tiny_interval_ms"]]
+    # Every rogue may run after the others (one asyncio loop): room for all of them.
+    budget_s = rogues * p["blocked_ms"] / 1000 + 60
+    timeout = ["--start-to-close-ms", int(budget_s * 1000)]
+    try:
+        run.start_worker()
+        run.warm_up()
+        log(f"  {worker}: {n} tiny_async, idle")
+        run.enqueue.start("idle", n, "tiny_async", *gap)
+        run.enqueue.wait("idle", n, timeout=120)
+        log(f"  {worker}: {rogues} block_async({p['blocked_ms']}) running, {n} tiny_async")
+        run.enqueue.start("rogue", rogues, "block_async", "--arg", p["blocked_ms"], *timeout)
+        all_started = run.enqueue.started("rogue", rogues, timeout=60)
+        # Long enough for a stall to be seen (legwork: a poll held past 100 ms).
+        time.sleep(p["detect_ms"] / 1000)
+        run.enqueue.start("load", n, "tiny_async", *gap, *timeout)
+        ok = run.enqueue.wait("load", n, timeout=int(budget_s) + 60)
+        run.enqueue.wait("rogue", rogues, timeout=int(budget_s) + 60)
+        rss, alive = run.finish()
+        idle = run.enqueue.describe("idle", n)
+        load = run.enqueue.describe("load", n)
+        blocked = run.enqueue.describe("rogue", rogues)
+    finally:
+        run.close()
+    first_rogue_close = min(closes(blocked) or [float("inf")])
+    return {
+        "ok": ok and alive and all_started and all_completed(idle, load),
+        "rogues": rogues,
+        "idle": summary(latencies(idle)),
+        "loaded": summary(latencies(load)),
+        "loaded_statuses": status_counts(load),
+        "tiny_closed_while_blocked": sum(1 for c in closes(load) if c < first_rogue_close),
+        "peak_rss_mib": rss / MIB if rss else None,
+    }
+
+
 def runs_scenario(worker, scenario):
     """The floor runs the no-op scenarios only; only FRONT_WORKERS run the fronted ones."""
     if worker == "floor" and scenario not in FLOOR_SCENARIOS:
@@ -680,7 +740,8 @@ def run_scenario(cli, scenario, worker, rep, p, nginx=None):
                      tls=FRONTED[scenario])
     if scenario in LEGWORK_VARIANTS:
         return drain(cli, scenario, worker, rep, p["noop"], "noop_sync", [],
-                     worker_args=LEGWORK_VARIANTS[scenario])
+                     worker_args=LEGWORK_VARIANTS[scenario],
+                     worker_env=LEGWORK_VARIANT_ENV.get(scenario))
     if scenario == "noop_async":
         return drain(cli, scenario, worker, rep, p["noop"], "noop_async", [])
     if scenario == "noop_sync":
@@ -691,6 +752,10 @@ def run_scenario(cli, scenario, worker, rep, p, nginx=None):
         return latency_under_load(cli, worker, rep, p)
     if scenario == "rogue_async":
         return rogue_async(cli, worker, rep, p)
+    if scenario == "blocked_loop":
+        return blocked_loop(cli, worker, rep, p)
+    if scenario == concurrency.SCENARIO:
+        return concurrency.concurrency(sys.modules[__name__], cli, worker, rep, p)
     raise ValueError(scenario)
 
 
@@ -834,6 +899,20 @@ def report(data):
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
               ])
 
+    if "blocked_loop" in res:
+        s = "blocked_loop"
+        table(f"blocked event loop: {p['tiny_async']} tiny_async {p['tiny_interval_ms']} ms "
+              f"apart, idle vs while {p['blocked_rogues']} async activities (2 × cores) block "
+              f"their thread for {p['blocked_ms']} ms (schedule to close, ms)", [
+                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
+                  ("blocked median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
+                  ("blocked / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  ("tiny ones done before the first rogue", lambda w: get(s, w, "tiny_closed_while_blocked", digits=0)),
+                  ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
+              ])
+
+    concurrency.report_table(lines, data, workers, labels, fmt, median_of)
+
     fronted = [s for s in ("noop_sync", *FRONTED, *LEGWORK_VARIANTS) if s in res]
     if any(s != "noop_sync" for s in fronted):
         front_table(lines, res, fronted, p["noop"])
@@ -867,7 +946,8 @@ def front_table(lines, res, scenarios, n):
     """legwork's noop_sync straight to the server, through nginx in plaintext, through
     nginx over TLS, with metrics on: one column a scenario."""
     names = {"noop_sync": "direct, plaintext", "noop_sync_proxied": "via nginx, plaintext",
-             "noop_sync_tls": "via nginx, TLS", "noop_sync_metrics": "direct, metrics on"}
+             "noop_sync_tls": "via nginx, TLS", "noop_sync_metrics": "direct, metrics on",
+             "noop_sync_encrypted": "direct, AES-256-GCM codec"}
     runs = {s: res[s].get("legwork", []) for s in scenarios}
 
     def cell(s, key, digits):
@@ -894,8 +974,8 @@ def front_table(lines, res, scenarios, n):
         ("peak RSS (MiB)", lambda s: cell(s, "peak_rss_mib", 1)),
     ]
     lines.append(f"**legwork's noop_sync variants, {n} activities: the worker straight to the "
-                 f"server, through nginx on loopback (the enqueuer always straight), or "
-                 f"with metrics on**")
+                 f"server, through nginx on loopback (the enqueuer always straight), "
+                 f"with metrics on, or with the encryption codec**")
     lines.append("")
     lines.append("| | " + " | ".join(f"{names[s]} ({s})" for s in scenarios) + " |")
     lines.append("|---" * (len(scenarios) + 1) + "|")
@@ -951,6 +1031,9 @@ def targets(data):
     add("rogue async: tiny sync median ≤ 1.5 × idle",
         ratio(m("rogue_async", "legwork", "loaded", "median_ms"),
               m("rogue_async", "legwork", "idle", "median_ms")), lambda v: v <= 1.5)
+    add("blocked loop: tiny async median ≤ 1.5 × idle",
+        ratio(m("blocked_loop", "legwork", "loaded", "median_ms"),
+              m("blocked_loop", "legwork", "idle", "median_ms")), lambda v: v <= 1.5)
     rogue = res.get("rogue_async", {}).get("legwork")
     if rogue:
         timed = sum(1 for r in rogue if r.get("heartbeat_timed_out"))
@@ -976,6 +1059,7 @@ def targets(data):
     builds = (data.get("build_times") or {}).get("seconds", {})
     add("clean release build ≤ 0.5 × Rust SDK worker's",
         ratio(builds.get("legwork"), builds.get("official-rust")), lambda v: v <= 0.5)
+    concurrency.targets(data, median_of, add)
     return out
 
 
@@ -1017,8 +1101,8 @@ def main():
         if w not in WORKERS:
             parser.error(f"unknown worker {w}: {', '.join(ALL_WORKERS)}")
     for s in scenarios:
-        if s not in ALL_SCENARIOS:
-            parser.error(f"unknown scenario {s}: {', '.join(ALL_SCENARIOS)}")
+        if s not in ALL_SCENARIOS + OPT_IN_SCENARIOS:
+            parser.error(f"unknown scenario {s}: {', '.join(ALL_SCENARIOS + OPT_IN_SCENARIOS)}")
     cli = os.environ.get("TEMPORAL_CLI") or shutil.which("temporal")
     if not cli:
         sys.exit("no temporal CLI: run through bench/run, or set TEMPORAL_CLI")

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use legwork::codec::{Aes256Gcm, CodecChain};
 use legwork::{activity, ActivityContext, ActivityError};
 
 fn thread_cpu() -> Duration {
@@ -58,6 +59,13 @@ async fn block_async(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
+/// Awaits a timer: parked, it holds no thread (the `concurrency` scenario keeps 10,000 of
+/// these in flight at once).
+#[activity(async)]
+async fn sleep_async(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
 /// Sleeps `every_ms` at a time until `total_ms` have passed, heartbeating after each sleep.
 #[activity]
 fn heartbeat_sync(
@@ -75,4 +83,14 @@ fn heartbeat_sync(
     Ok(beats)
 }
 
-legwork::main!(task_queue = "bench");
+/// The AES-256-GCM codec when `BENCH_PAYLOAD_KEY` (32 bytes) is set, for the
+/// `noop_sync_encrypted` scenario; no codec otherwise.
+fn codecs() -> CodecChain {
+    match std::env::var("BENCH_PAYLOAD_KEY") {
+        Ok(key) => CodecChain::new()
+            .then(Aes256Gcm::new("bench", key.as_bytes()).expect("BENCH_PAYLOAD_KEY: 32 bytes")),
+        Err(_) => CodecChain::new(),
+    }
+}
+
+legwork::main!(task_queue = "bench", codecs = codecs);

@@ -3,6 +3,7 @@
 #[doc(inline)]
 pub use legwork_macros::activity;
 pub use legwork_runtime::run_blocking;
+pub use legwork_runtime::{DynamicArgs, DynamicCall};
 pub use legwork_runtime::{
     client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
     DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
@@ -16,7 +17,9 @@ pub use legwork_runtime::__private;
 ///
 /// Optional settings, in any order: `task_queue = "..."` (the default task queue, else the
 /// crate's name) and `codecs = path::to::fn` (a `fn() -> legwork::codec::CodecChain`: the
-/// payload codecs of the worker and of `--codec-server-bind`).
+/// payload codecs of the worker and of `--codec-server-bind`) and `interceptors =
+/// path::to::fn` (a `fn() -> legwork::interceptor::InterceptorChain`: code around every
+/// attempt, see [`interceptor`]).
 ///
 /// ```no_run
 /// legwork::main!(task_queue = "images");
@@ -57,7 +60,14 @@ pub mod testing {
 }
 
 pub use legwork_runtime::codec;
+pub use legwork_runtime::interceptor;
 pub use legwork_runtime::worker;
+
+/// Protobuf messages as activity arguments and results (feature `protobuf`): prost types
+/// with prost-reflect's `ReflectMessage`, read from `json/protobuf` or `binary/protobuf`
+/// and written as `json/protobuf`, as Temporal's Go and Python SDKs do.
+#[cfg(feature = "protobuf")]
+pub use legwork_runtime::protobuf;
 
 /// OpenTelemetry (feature `otel`): each attempt's `RunActivity` span continues the trace
 /// of the workflow that scheduled it, and spans go out through OTLP.

@@ -10,7 +10,16 @@ pub use crate::main_entry::{run_main, MainDefaults};
 pub use crate::payload::{
     encode_json, DecodeViaBytes, DecodeViaSerde, EncodeViaBytes, EncodeViaSerde, Probe,
 };
+// The probe's protobuf level (no impl without the `protobuf` feature) and the plain level
+// above it; see `payload/probe.rs`.
+pub use crate::payload::{
+    DecodeViaPlain, DecodeViaProto, EncodeViaPlain, EncodeViaProto, ProtoSerdeBound, SerdeBound,
+};
 pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
+pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
+pub use crate::registry::{DynamicDescriptor, DYNAMIC_NAME};
+pub use crate::client::typed::{encode_arg, ClientDecodeFallback, ClientEncodeFallback, ResultOk};
+pub use crate::client::{ActivityOptions, Client, ClientError, TypedActivityHandle};
 pub use inventory;
 pub use serde;
 
@@ -26,4 +35,10 @@ where
 /// `benches/event_loop.rs`: `(plain, watched)` nanoseconds per poll.
 pub fn stall_detector_cost(polls: u32) -> (f64, f64) {
     crate::worker::stall_detector_cost(polls)
+}
+
+/// What metrics cost an attempt, for `benches/event_loop.rs`: nanoseconds for its two RPCs
+/// unmetered and metered, and for its own series.
+pub fn metrics_recording_cost(attempts: u32) -> (f64, f64, f64) {
+    crate::telemetry::cost::recording_cost(attempts)
 }

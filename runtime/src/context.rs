@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::attempt::{Attempt, CancelReason};
 use crate::error::{failure_type, ActivityError};
+use crate::interceptor::InterceptorChain;
 use crate::payload::{decode_json, encode_json};
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::proto::Payload;
@@ -162,6 +163,8 @@ pub struct ActivityContext {
 struct Inner {
     info: ActivityInfo,
     attempt: Arc<Attempt>,
+    /// The worker's interceptors, for the outbound hooks; `None` when there are none.
+    interceptors: Option<InterceptorChain>,
 }
 
 impl ActivityContext {
@@ -174,13 +177,52 @@ impl ActivityContext {
 
     pub(crate) fn with_attempt(info: ActivityInfo, attempt: Arc<Attempt>) -> Self {
         ActivityContext {
-            inner: Arc::new(Inner { info, attempt }),
+            inner: Arc::new(Inner {
+                info,
+                attempt,
+                interceptors: None,
+            }),
+        }
+    }
+
+    /// This context with `chain`'s outbound hooks (heartbeat) in its calls.
+    pub(crate) fn intercepted(self, chain: &InterceptorChain) -> Self {
+        let Inner { info, attempt, .. } =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+                info: shared.info.clone(),
+                attempt: shared.attempt.clone(),
+                interceptors: None,
+            });
+        let interceptors = (!chain.is_empty()).then(|| chain.clone());
+        ActivityContext {
+            inner: Arc::new(Inner {
+                info,
+                attempt,
+                interceptors,
+            }),
+        }
+    }
+
+    /// The same attempt, seen with other facts (an interceptor's `map_info`).
+    pub(crate) fn with_info(&self, info: ActivityInfo) -> Self {
+        ActivityContext {
+            inner: Arc::new(Inner {
+                info,
+                attempt: self.inner.attempt.clone(),
+                interceptors: self.inner.interceptors.clone(),
+            }),
         }
     }
 
     /// Facts about this attempt.
     pub fn info(&self) -> &ActivityInfo {
         &self.inner.info
+    }
+
+    /// This attempt's task token, for completing it from another process after returning
+    /// [`ActivityError::complete_async`]; it prints as base64 and parses back.
+    pub fn task_token(&self) -> crate::client::TaskToken {
+        self.inner.info.task_token.clone().into()
     }
 
     /// Records progress. Never blocks: the details are handed to the worker, which sends
@@ -191,7 +233,7 @@ impl ActivityContext {
     /// activity can stop with `?`. Details that cannot be encoded are an error too
     /// (`PayloadEncodeError`, not retryable), and nothing is recorded.
     pub fn heartbeat<T: Serialize + ?Sized>(&self, details: &T) -> Result<(), ActivityError> {
-        let payload = encode_json(details).map_err(|error| {
+        let mut payload = encode_json(details).map_err(|error| {
             ActivityError::new(format!(
                 "activity `{}` could not encode its heartbeat details: {error}",
                 self.info().activity_type
@@ -199,6 +241,9 @@ impl ActivityContext {
             .with_type(failure_type::ENCODE)
             .non_retryable()
         })?;
+        if let Some(interceptors) = &self.inner.interceptors {
+            interceptors.heartbeat(self.info(), &mut payload);
+        }
         self.inner.attempt.record_heartbeat(payload);
         match self.cancel_reason() {
             Some(reason) => Err(ActivityError::cancelled(reason)),

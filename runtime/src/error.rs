@@ -61,6 +61,7 @@ pub struct ActivityError {
     details: Option<Payloads>,
     benign: bool,
     cancelled: Option<CancelReason>,
+    complete_async: bool,
 }
 
 impl ActivityError {
@@ -74,7 +75,41 @@ impl ActivityError {
             details: None,
             benign: false,
             cancelled: None,
+            complete_async: false,
         }
+    }
+
+    /// Ends the attempt without a result: something else will complete it, holding the
+    /// attempt's [`task_token`](crate::ActivityContext::task_token) (Go's
+    /// `ErrResultPending`, Python's `raise_complete_async`). The worker frees the slot and
+    /// tells the server nothing; the attempt then counts as neither failed nor timed out,
+    /// until its start-to-close (or heartbeat) timeout, which still applies.
+    ///
+    /// ```
+    /// use legwork::{ActivityContext, ActivityError};
+    ///
+    /// fn request_approval(ctx: &ActivityContext, document: String) -> Result<String, ActivityError> {
+    ///     let token = ctx.task_token();
+    ///     // Hand `token.to_string()` to the reviewing system, which calls
+    ///     // `client.async_activity(token).complete(&verdict)` when a person decides.
+    ///     # let _ = (token, document);
+    ///     Err(ActivityError::complete_async())
+    /// }
+    /// ```
+    pub fn complete_async() -> Self {
+        let mut error = ActivityError::new("the activity will be completed asynchronously")
+            .with_type("CompleteAsyncError")
+            // Expected, not an error: a span or metric that reads it as a failure sees a
+            // benign one.
+            .benign();
+        error.complete_async = true;
+        error
+    }
+
+    /// Whether this is [`complete_async`](Self::complete_async): the attempt is left to be
+    /// completed elsewhere.
+    pub fn is_complete_async(&self) -> bool {
+        self.complete_async
     }
 
     /// The error that ends a cancelled activity, as [`ActivityContext::heartbeat`]

@@ -22,6 +22,11 @@ impl Args {
         Args { activity, payloads }
     }
 
+    /// The payloads as they came, for a dynamic activity (`dynamic.rs`).
+    pub(crate) fn into_payloads(self) -> Vec<Payload> {
+        self.payloads
+    }
+
     /// Checks the payload count against the function's parameters, by name.
     pub fn expect(self, params: &'static [&'static str]) -> Result<ArgDecoder, ActivityError> {
         if self.payloads.len() != params.len() {
@@ -57,7 +62,7 @@ pub struct ArgDecoder {
 
 /// How much of a decoding error's cause a failure quotes: serde quotes the offending
 /// value, and a huge string argument must not become a huge failure message.
-const MAX_CAUSE_BYTES: usize = 1024;
+pub(crate) const MAX_CAUSE_BYTES: usize = 1024;
 
 impl ArgDecoder {
     /// Decodes the next argument; a failure names the activity, the parameter and the cause.
@@ -91,7 +96,7 @@ impl ArgDecoder {
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), saying how much was cut.
-fn clip(mut text: String, max: usize) -> String {
+pub(crate) fn clip(mut text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }

@@ -5,6 +5,7 @@
 mod attempt;
 mod connection;
 mod context;
+mod dynamic;
 mod error;
 mod invoke;
 mod main_entry;
@@ -18,6 +19,7 @@ mod telemetry;
 pub mod client;
 pub mod codec;
 pub mod dev_server;
+pub mod interceptor;
 pub mod testing;
 pub mod worker;
 
@@ -27,7 +29,10 @@ pub mod __private;
 pub use attempt::CancelReason;
 pub use connection::ConnectError;
 pub use context::{ActivityContext, ActivityInfo, RetryPolicy};
+pub use dynamic::{DynamicArgs, DynamicCall};
 pub use error::ActivityError;
+#[cfg(feature = "protobuf")]
+pub use payload::protobuf;
 pub use payload::DecodeError;
 pub use proto::Payload;
 pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};

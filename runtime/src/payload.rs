@@ -2,21 +2,27 @@
 //!
 //! - `binary/null` for `()` and `None` (no data);
 //! - `binary/plain` for bytes (`Vec<u8>`), raw;
+//! - `json/protobuf` or `binary/protobuf` for protobuf messages (feature `protobuf`,
+//!   [`protobuf`]);
 //! - `json/plain` for every other serde value, as compact UTF-8 JSON.
 //!
 //! Which codec a type gets is decided at compile time in the code `#[activity]`
-//! generates: `(&&Probe::<T>::new()).decoder()` finds the bytes impl first when `T` is
-//! `Vec<u8>` and falls back to serde otherwise (autoref specialisation).
+//! generates, by autoref specialisation on a [`Probe`] (see [`probe`]).
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::proto::Payload;
 
-const ENCODING: &str = "encoding";
+mod probe;
+#[cfg(feature = "protobuf")]
+pub mod protobuf;
+
+pub use probe::*;
+
+pub(crate) const ENCODING: &str = "encoding";
 pub(crate) const JSON_PLAIN: &str = "json/plain";
 pub(crate) const BINARY_NULL: &str = "binary/null";
 pub(crate) const BINARY_PLAIN: &str = "binary/plain";
@@ -42,6 +48,17 @@ pub enum DecodeError {
     /// The payload's JSON did not match the expected type.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    /// The payload is not a valid protobuf message of the expected type (in its binary
+    /// form, or in the proto3 JSON mapping).
+    #[error("not a valid `{message_type}` in {encoding}: {cause}")]
+    Protobuf {
+        /// The full name of the message type the parameter expects, e.g. `shop.v1.Order`.
+        message_type: String,
+        /// The payload's encoding, `json/protobuf` or `binary/protobuf`.
+        encoding: &'static str,
+        /// Why it did not parse.
+        cause: String,
+    },
 }
 
 /// What the serde codec reads.
@@ -62,7 +79,7 @@ pub fn encoding_of(payload: &Payload) -> &str {
 }
 
 /// The `encoding` metadata when it is UTF-8; `None` when it is absent or not UTF-8.
-fn raw_encoding(payload: &Payload) -> Option<&str> {
+pub(crate) fn raw_encoding(payload: &Payload) -> Option<&str> {
     payload
         .metadata
         .get(ENCODING)
@@ -70,7 +87,7 @@ fn raw_encoding(payload: &Payload) -> Option<&str> {
 }
 
 /// The error for a payload whose encoding this codec does not read.
-fn unsupported(payload: &Payload, expected: &'static str) -> DecodeError {
+pub(crate) fn unsupported(payload: &Payload, expected: &'static str) -> DecodeError {
     let Some(raw) = payload.metadata.get(ENCODING) else {
         return DecodeError::MissingEncoding { expected };
     };
@@ -85,7 +102,7 @@ fn unsupported(payload: &Payload, expected: &'static str) -> DecodeError {
     DecodeError::UnsupportedEncoding { found, expected }
 }
 
-fn payload(encoding: &str, data: Vec<u8>) -> Payload {
+pub(crate) fn payload(encoding: &str, data: Vec<u8>) -> Payload {
     Payload {
         metadata: HashMap::from([(ENCODING.to_owned(), encoding.as_bytes().to_vec())]),
         data,
@@ -134,58 +151,20 @@ pub fn decode_bytes(payload: &Payload) -> Result<Vec<u8>, DecodeError> {
     }
 }
 
-/// Selects a codec for `T` at compile time; see the module docs.
-pub struct Probe<T>(PhantomData<fn() -> T>);
-
-impl<T> Probe<T> {
-    #[allow(clippy::new_without_default)]
-    pub const fn new() -> Self {
-        Probe(PhantomData)
-    }
-}
-
-pub trait DecodeViaBytes {
-    fn decoder(self) -> Decoder<Vec<u8>>;
-}
-impl DecodeViaBytes for &&Probe<Vec<u8>> {
-    fn decoder(self) -> Decoder<Vec<u8>> {
-        decode_bytes
-    }
-}
-
-pub trait DecodeViaSerde<T> {
-    fn decoder(self) -> Decoder<T>;
-}
-impl<T: DeserializeOwned> DecodeViaSerde<T> for &Probe<T> {
-    fn decoder(self) -> Decoder<T> {
-        decode_json::<T>
-    }
-}
-
-pub trait EncodeViaBytes {
-    fn encoder(self) -> Encoder<Vec<u8>>;
-}
-impl EncodeViaBytes for &&Probe<Vec<u8>> {
-    fn encoder(self) -> Encoder<Vec<u8>> {
-        encode_bytes
-    }
-}
-
-pub trait EncodeViaSerde<T> {
-    fn encoder(self) -> Encoder<T>;
-}
-impl<T: Serialize> EncodeViaSerde<T> for &Probe<T> {
-    fn encoder(self) -> Encoder<T> {
-        encode_json::<T>
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        decode_bytes, decode_json, encode_json, encoding_of, payload, DecodeError, Decoder,
+        Payload, Probe, BINARY_NULL, BINARY_PLAIN, ENCODING, JSON_PLAIN,
+    };
+    // The call shape of the generated code: every level's trait, and three references.
+    #[allow(unused_imports)]
+    use super::{DecodeViaPlain as _, DecodeViaProto as _, DecodeViaSerde as _};
+    #[allow(unused_imports)]
+    use super::{EncodeViaPlain as _, EncodeViaProto as _, EncodeViaSerde as _};
 
     fn decoder_for_bytes() -> Decoder<Vec<u8>> {
-        (&&Probe::<Vec<u8>>::new()).decoder()
+        (&&&Probe::<Vec<u8>>::new()).decoder()
     }
 
     #[test]
@@ -220,12 +199,12 @@ mod tests {
     #[test]
     #[allow(clippy::needless_borrow)] // the double borrow is what selects the codec
     fn probe_picks_binary_plain_for_byte_vectors_only() {
-        let bytes = (&&Probe::<Vec<u8>>::new()).encoder()(vec![0xde, 0xad]).unwrap();
+        let bytes = (&&&Probe::<Vec<u8>>::new()).encoder()(vec![0xde, 0xad]).unwrap();
         assert_eq!(encoding_of(&bytes), BINARY_PLAIN);
         assert_eq!(bytes.data, [0xde, 0xad]);
         assert_eq!(decoder_for_bytes()(&bytes).unwrap(), [0xde, 0xad]);
 
-        let numbers = (&&Probe::<Vec<u16>>::new()).encoder()(vec![1, 2]).unwrap();
+        let numbers = (&&&Probe::<Vec<u16>>::new()).encoder()(vec![1, 2]).unwrap();
         assert_eq!(encoding_of(&numbers), JSON_PLAIN);
     }
 

@@ -13,7 +13,9 @@ pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure,
 };
 pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;
-pub use temporalio_protos::protos::temporal::api::taskqueue::v1::TaskQueue;
+pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
+pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;
+pub use temporalio_protos::protos::temporal::api::taskqueue::v1::{TaskQueue, TaskQueueMetadata};
 pub use temporalio_protos::protos::temporal::api::worker::v1::{
     WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
 };

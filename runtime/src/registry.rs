@@ -57,9 +57,22 @@ pub struct ActivityDescriptor {
     pub function: &'static str,
     pub location: SourceLocation,
     pub invoker: Invoker,
+    /// `#[activity(max_concurrent = N)]`: at most this many attempts of this type run at
+    /// once on a worker; `WorkerOptions::activity_limits` overrides it.
+    pub max_concurrent: Option<usize>,
 }
 
 inventory::collect!(ActivityDescriptor);
+
+/// The name a dynamic activity's descriptor carries: it serves any type no function
+/// registers, and `--list` shows it so.
+pub const DYNAMIC_NAME: &str = "*";
+
+/// The `#[activity(dynamic)]` of a binary, collected apart from named activities so that
+/// no name lookup can find it.
+pub struct DynamicDescriptor(pub ActivityDescriptor);
+
+inventory::collect!(DynamicDescriptor);
 
 impl fmt::Debug for ActivityDescriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,34 +81,107 @@ impl fmt::Debug for ActivityDescriptor {
             .field("kind", &self.invoker.kind())
             .field("function", &self.function)
             .field("location", &self.location)
+            .field("max_concurrent", &self.max_concurrent)
             .finish()
     }
 }
 
-/// Two activities were registered under one name.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "activity name `{name}` is registered twice: by `{first_function}` at {first} and by \
-     `{second_function}` at {second}; rename one with #[activity(name = \"...\")]"
-)]
+/// Two activities were registered under one name, or two dynamic activities were linked.
+#[derive(Debug)]
 pub struct DuplicateActivity {
+    /// The name both registered, or `*` for two dynamic activities.
     pub name: &'static str,
     pub first_function: &'static str,
     pub first: SourceLocation,
     pub second_function: &'static str,
     pub second: SourceLocation,
+    /// Both are `#[activity(dynamic)]`.
+    pub dynamic: bool,
 }
 
-/// The activities a worker serves, by name.
+impl fmt::Display for DuplicateActivity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DuplicateActivity {
+            name,
+            first_function,
+            first,
+            second_function,
+            second,
+            dynamic,
+        } = self;
+        if *dynamic {
+            write!(
+                f,
+                "two dynamic activities are linked: `{first_function}` at {first} and \
+                 `{second_function}` at {second}; a worker has at most one, so remove \
+                 `dynamic` from one of them"
+            )
+        } else {
+            write!(
+                f,
+                "activity name `{name}` is registered twice: by `{first_function}` at {first} \
+                 and by `{second_function}` at {second}; rename one with \
+                 #[activity(name = \"...\")]"
+            )
+        }
+    }
+}
+
+impl std::error::Error for DuplicateActivity {}
+
+impl DuplicateActivity {
+    /// Both descriptors, in source order so the message is stable across link orders.
+    fn of(
+        name: &'static str,
+        a: &'static ActivityDescriptor,
+        b: &'static ActivityDescriptor,
+        dynamic: bool,
+    ) -> Self {
+        let (first, second) =
+            if (a.location.file, a.location.line) <= (b.location.file, b.location.line) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+        DuplicateActivity {
+            name,
+            first_function: first.function,
+            first: first.location,
+            second_function: second.function,
+            second: second.location,
+            dynamic,
+        }
+    }
+}
+
+/// The activities a worker serves, by name, and the dynamic activity that serves the rest.
 #[derive(Debug)]
 pub struct Registry {
     by_name: BTreeMap<&'static str, &'static ActivityDescriptor>,
+    dynamic: Option<&'static ActivityDescriptor>,
 }
 
 impl Registry {
-    /// Every activity linked into this binary.
+    /// Every activity linked into this binary, the `#[activity(dynamic)]` one included.
     pub fn linked() -> Result<Self, DuplicateActivity> {
-        Self::from_descriptors(inventory::iter::<ActivityDescriptor>)
+        Self::from_descriptors(inventory::iter::<ActivityDescriptor>)?.with_dynamic(
+            inventory::iter::<DynamicDescriptor>
+                .into_iter()
+                .map(|d| &d.0),
+        )
+    }
+
+    /// Adds the dynamic activity; more than one is an error naming the first two.
+    pub fn with_dynamic(
+        mut self,
+        descriptors: impl IntoIterator<Item = &'static ActivityDescriptor>,
+    ) -> Result<Self, DuplicateActivity> {
+        for descriptor in descriptors {
+            if let Some(first) = self.dynamic.replace(descriptor) {
+                return Err(DuplicateActivity::of(DYNAMIC_NAME, first, descriptor, true));
+            }
+        }
+        Ok(self)
     }
 
     pub fn from_descriptors(
@@ -104,33 +190,39 @@ impl Registry {
         let mut by_name = BTreeMap::new();
         for descriptor in descriptors {
             if let Some(first) = by_name.insert(descriptor.name, descriptor) {
-                // Report in source order so the message is stable across link orders.
-                let (first, second) = if (first.location.file, first.location.line)
-                    <= (descriptor.location.file, descriptor.location.line)
-                {
-                    (first, descriptor)
-                } else {
-                    (descriptor, first)
-                };
-                return Err(DuplicateActivity {
-                    name: descriptor.name,
-                    first_function: first.function,
-                    first: first.location,
-                    second_function: second.function,
-                    second: second.location,
-                });
+                return Err(DuplicateActivity::of(
+                    descriptor.name,
+                    first,
+                    descriptor,
+                    false,
+                ));
             }
         }
-        Ok(Registry { by_name })
+        Ok(Registry {
+            by_name,
+            dynamic: None,
+        })
     }
 
+    /// The function registered under `name`; never the dynamic activity.
     pub fn get(&self, name: &str) -> Option<&'static ActivityDescriptor> {
         self.by_name.get(name).copied()
     }
 
-    /// Descriptors in name order.
+    /// The `#[activity(dynamic)]` function, if this worker has one.
+    pub fn dynamic(&self) -> Option<&'static ActivityDescriptor> {
+        self.dynamic
+    }
+
+    /// What runs a task of `activity_type`: the function registered under it, else the
+    /// dynamic activity, else nothing (a `NotFoundError`).
+    pub fn resolve(&self, activity_type: &str) -> Option<&'static ActivityDescriptor> {
+        self.get(activity_type).or(self.dynamic)
+    }
+
+    /// Descriptors in name order, then the dynamic activity (named `*`).
     pub fn iter(&self) -> impl Iterator<Item = &'static ActivityDescriptor> + '_ {
-        self.by_name.values().copied()
+        self.by_name.values().copied().chain(self.dynamic)
     }
 
     /// The failure for a type not served here, worded as the Python SDK words it and
@@ -183,6 +275,7 @@ mod tests {
                 column: 1,
             },
             invoker: Invoker::Sync(noop),
+            max_concurrent: None,
         }
     }
 
@@ -197,6 +290,41 @@ mod tests {
             error.to_string(),
             "activity name `greet` is registered twice: by `b::hello` at src/a.rs:3:1 and by \
              `a::greet` at src/a.rs:10:1; rename one with #[activity(name = \"...\")]"
+        );
+    }
+
+    static D1: ActivityDescriptor = descriptor(DYNAMIC_NAME, "a::fallback", 30);
+    static D2: ActivityDescriptor = descriptor(DYNAMIC_NAME, "b::rest", 5);
+
+    #[test]
+    fn the_dynamic_activity_serves_unregistered_types_only() {
+        let registry = Registry::from_descriptors([&A, &C])
+            .unwrap()
+            .with_dynamic([&D1])
+            .unwrap();
+        assert_eq!(registry.resolve("other").unwrap().function, "a::other");
+        assert_eq!(
+            registry.resolve("anything").unwrap().function,
+            "a::fallback"
+        );
+        assert!(registry.get("anything").is_none() && registry.get("*").is_none());
+        assert_eq!(registry.names().collect::<Vec<_>>(), ["greet", "other"]);
+        let listed: Vec<_> = registry.iter().map(|d| d.name).collect();
+        assert_eq!(listed, ["greet", "other", "*"]);
+        let plain = Registry::from_descriptors([&A]).unwrap();
+        assert!(plain.resolve("anything").is_none());
+    }
+
+    #[test]
+    fn two_dynamic_activities_name_both_locations() {
+        let error = Registry::from_descriptors([&A])
+            .unwrap()
+            .with_dynamic([&D1, &D2])
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "two dynamic activities are linked: `b::rest` at src/a.rs:5:1 and `a::fallback` \
+             at src/a.rs:30:1; a worker has at most one, so remove `dynamic` from one of them"
         );
     }
 

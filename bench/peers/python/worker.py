@@ -4,11 +4,18 @@
 
 `def` activities run on a ThreadPoolExecutor (as Python's docs advise), `async def` ones
 on the worker's asyncio event loop.
+
+For the `concurrency` scenario: `--max-concurrent-activities N` (activity slots, default
+100) and `--blocking-threads N` (the executor's threads, default: the slots). With
+BENCH_LAG_FILE set, a probe appends `unix_seconds lag_ms` every 500 ms: how late a timer
+fires on the asyncio loop that runs async activities and hands tasks to and from the SDK's
+core (legwork's `legwork_control_loop_lag`, measured the same way).
 """
 
 import argparse
 import asyncio
 import concurrent.futures
+import os
 import time
 
 from temporalio import activity
@@ -64,6 +71,12 @@ async def block_async(ms: int) -> None:
 
 
 @activity.defn
+async def sleep_async(ms: int) -> None:
+    # Awaits a timer: parked, it holds no thread.
+    await asyncio.sleep(ms / 1000)
+
+
+@activity.defn
 def heartbeat_sync(total_ms: int, every_ms: int) -> int:
     start = time.monotonic()
     beats = 0
@@ -82,8 +95,21 @@ ACTIVITIES = [
     cpu_sync,
     block_sync,
     block_async,
+    sleep_async,
     heartbeat_sync,
 ]
+
+
+async def lag_probe(path: str) -> None:
+    """Appends how late a 500 ms timer fires on this loop to `path`, one line a tick."""
+    loop = asyncio.get_running_loop()
+    with open(path, "w", buffering=1) as out:
+        due = loop.time() + 0.5
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            now = loop.time()
+            out.write(f"{time.time():.3f} {max(0.0, now - due) * 1000:.3f}\n")
+            due = now + 0.5
 
 
 async def main() -> None:
@@ -91,15 +117,20 @@ async def main() -> None:
     parser.add_argument("--address", default="127.0.0.1:7233")
     parser.add_argument("--task-queue", default="bench")
     parser.add_argument("--namespace", default="default")
+    parser.add_argument("--max-concurrent-activities", type=int, default=SLOTS)
+    parser.add_argument("--blocking-threads", type=int, default=None)
     args = parser.parse_args()
+    if os.environ.get("BENCH_LAG_FILE"):
+        probe = asyncio.create_task(lag_probe(os.environ["BENCH_LAG_FILE"]))  # noqa: F841
     client = await Client.connect(args.address, namespace=args.namespace)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=SLOTS) as executor:
+    threads = args.blocking_threads or args.max_concurrent_activities
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as executor:
         worker = Worker(
             client,
             task_queue=args.task_queue,
             activities=ACTIVITIES,
             activity_executor=executor,
-            max_concurrent_activities=SLOTS,
+            max_concurrent_activities=args.max_concurrent_activities,
         )
         await worker.run()
 

@@ -5,7 +5,8 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Expr, Lit, LitStr, Token};
 
-const VALID: &str = "valid options are `async`, `name = \"...\"` and `allow_blocking`";
+const VALID: &str = "valid options are `async`, `name = \"...\"`, `allow_blocking`, `dynamic` \
+                     and `max_concurrent = N`";
 
 /// What the attribute asked for; each flag keeps its span for error messages.
 #[derive(Default)]
@@ -13,6 +14,10 @@ pub struct Options {
     pub is_async: Option<Span>,
     pub name: Option<LitStr>,
     pub allow_blocking: Option<Span>,
+    /// `#[activity(dynamic)]`: serves every activity type no function registers.
+    pub dynamic: Option<Span>,
+    /// `#[activity(max_concurrent = N)]`: at most N attempts of this type at once.
+    pub max_concurrent: Option<syn::LitInt>,
     /// False when the option list did not parse to the end: later options are unknown,
     /// so checks that depend on an option being absent must not run.
     pub complete: bool,
@@ -27,6 +32,21 @@ pub fn parse(args: TokenStream) -> (Options, Option<syn::Error>) {
         syn::meta::parser(|meta| parse_option(meta, &mut options, &mut errors)).parse2(args);
     options.complete = parsed.is_ok();
     errors.extend(parsed.err());
+    if let (Some(_), Some(name)) = (options.dynamic, &options.name) {
+        errors.push(syn::Error::new_spanned(
+            name,
+            "a dynamic activity serves every activity type no function registers, so it has \
+             no name; remove `name = ...` (or `dynamic`, to register this one name)",
+        ));
+    }
+    if let (Some(_), Some(limit)) = (options.dynamic, &options.max_concurrent) {
+        errors.push(syn::Error::new_spanned(
+            limit,
+            "a dynamic activity serves many activity types, so it has no limit of its own; \
+             remove `max_concurrent` and limit the types by name in the worker's options \
+             (`WorkerOptions::activity_limits`, `--max-concurrent TYPE=N`)",
+        ));
+    }
     if let (Some(allow), None) = (options.allow_blocking, options.is_async) {
         if options.complete {
             errors.push(syn::Error::new(
@@ -51,8 +71,18 @@ fn parse_option(
     let span = syn::spanned::Spanned::span(&meta.path);
     if meta.path.is_ident("async") {
         flag(&meta, &mut options.is_async, "async", errors)
+    } else if meta.path.is_ident("dynamic") {
+        flag(&meta, &mut options.dynamic, "dynamic", errors)
     } else if meta.path.is_ident("allow_blocking") {
         flag(&meta, &mut options.allow_blocking, "allow_blocking", errors)
+    } else if meta.path.is_ident("max_concurrent") {
+        let limit = limit_value(&meta)?;
+        match (&options.max_concurrent, limit) {
+            (Some(_), _) => errors.push(duplicate(span, "max_concurrent")),
+            (None, Ok(limit)) => options.max_concurrent = Some(limit),
+            (None, Err(error)) => errors.push(error),
+        }
+        Ok(())
     } else if meta.path.is_ident("name") {
         let name = name_value(&meta)?;
         match (&options.name, name) {
@@ -128,6 +158,37 @@ fn name_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<LitStr>> {
     })
 }
 
+/// `max_concurrent = N` with N a positive integer that fits a `usize`; the outer `Result`
+/// is a syntax error, as in [`name_value`].
+fn limit_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<syn::LitInt>> {
+    const EXPECTED: &str = "expected a positive whole number: `max_concurrent = 4`";
+    if !meta.input.peek(Token![=]) {
+        return Ok(Err(meta.error(
+            "expected `max_concurrent = N`, the most attempts of this activity that run at once",
+        )));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    Ok(match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(limit),
+            ..
+        }) => match limit.base10_parse::<usize>() {
+            Ok(0) => Err(syn::Error::new_spanned(
+                limit,
+                "`max_concurrent` must be at least 1; remove it to leave this activity \
+                 unlimited",
+            )),
+            Ok(_) if !limit.suffix().is_empty() => Err(syn::Error::new_spanned(
+                limit,
+                "write the limit without a type suffix: `max_concurrent = 4`",
+            )),
+            Ok(_) => Ok(limit),
+            Err(_) => Err(syn::Error::new_spanned(limit, EXPECTED)),
+        },
+        other => Err(syn::Error::new_spanned(other, EXPECTED)),
+    })
+}
+
 fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
         meta.value()?.parse::<Expr>()?;
@@ -178,8 +239,8 @@ mod tests {
         let (options, error) = parse(quote!(blocking = true, async));
         assert_eq!(
             error.unwrap().to_string(),
-            "unknown option `blocking`; valid options are `async`, `name = \"...\"` and \
-             `allow_blocking`"
+            "unknown option `blocking`; valid options are `async`, `name = \"...\"`, \
+             `allow_blocking`, `dynamic` and `max_concurrent = N`"
         );
         assert!(options.is_async.is_some() && options.complete);
     }
@@ -222,6 +283,50 @@ mod tests {
             ["`allow_blocking` only applies to `#[activity(async)]`; a plain fn already runs on \
               the blocking pool, so remove `allow_blocking`"]
         );
+    }
+
+    #[test]
+    fn dynamic_takes_no_name() {
+        let (options, _) = parse(quote!(dynamic, async));
+        assert!(options.dynamic.is_some() && options.is_async.is_some());
+        assert_eq!(
+            messages(quote!(dynamic, name = "x")),
+            ["a dynamic activity serves every activity type no function registers, so it has no \
+              name; remove `name = ...` (or `dynamic`, to register this one name)"]
+        );
+    }
+
+    #[test]
+    fn max_concurrent_is_a_positive_integer() {
+        let (options, error) = parse(quote!(max_concurrent = 4, async));
+        assert!(error.is_none());
+        assert_eq!(options.max_concurrent.unwrap().base10_digits(), "4");
+        let expected = "expected a positive whole number: `max_concurrent = 4`";
+        assert_eq!(messages(quote!(max_concurrent = -1)), [expected]);
+        assert_eq!(messages(quote!(max_concurrent = 2.5)), [expected]);
+        assert_eq!(messages(quote!(max_concurrent = "4")), [expected]);
+        assert_eq!(messages(quote!(max_concurrent = N)), [expected]);
+        assert_eq!(
+            messages(quote!(max_concurrent = 0)),
+            ["`max_concurrent` must be at least 1; remove it to leave this activity unlimited"]
+        );
+        assert_eq!(
+            messages(quote!(max_concurrent = 4u8)),
+            ["write the limit without a type suffix: `max_concurrent = 4`"]
+        );
+        assert_eq!(
+            messages(quote!(max_concurrent = 99999999999999999999999)),
+            [expected]
+        );
+        assert_eq!(
+            messages(quote!(max_concurrent)),
+            ["expected `max_concurrent = N`, the most attempts of this activity that run at once"]
+        );
+        assert_eq!(
+            messages(quote!(max_concurrent = 1, max_concurrent = 2)),
+            ["duplicate option `max_concurrent`; remove this one"]
+        );
+        assert!(messages(quote!(dynamic, max_concurrent = 2))[0].contains("--max-concurrent"));
     }
 
     #[test]

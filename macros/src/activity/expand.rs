@@ -16,22 +16,26 @@ use super::model::{Activity, Output};
 const P: &str = "::legwork::__private";
 
 pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
+    if let Some(dynamic) = options.dynamic {
+        return super::dynamic::registration(options, activity, dynamic);
+    }
     let private = private();
-    let ident = activity.ident();
     let name = match &options.name {
         Some(name) => name.value(),
         None => activity.default_name(),
     };
     let function = activity.default_name();
-    let here = ident.span();
-    let line = quote_spanned!(here=> ::core::line!());
-    let column = quote_spanned!(here=> ::core::column!());
+    let location = location(activity);
     let (invoker, kind) = if options.is_async.is_some() {
         (async_invoker(activity, &name), quote!(Async))
     } else {
         (sync_invoker(activity, &name), quote!(Sync))
     };
     let helpers = helpers();
+    let max_concurrent = match &options.max_concurrent {
+        Some(limit) => quote!(::core::option::Option::Some(#limit)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #[doc(hidden)]
         #[allow(
@@ -50,28 +54,65 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
                 #private::ActivityDescriptor {
                     name: #name,
                     function: ::core::concat!(::core::module_path!(), "::", #function),
-                    location: #private::SourceLocation {
-                        file: ::core::file!(),
-                        line: #line,
-                        column: #column,
-                    },
+                    location: #location,
                     invoker: #private::Invoker::#kind(__legwork_invoke),
+                    max_concurrent: #max_concurrent,
                 }
             }
         };
     }
 }
 
-fn private() -> TokenStream {
+/// The function's source location, for `--list` and duplicate errors.
+pub(super) fn location(activity: &Activity) -> TokenStream {
+    let private = private();
+    let here = activity.ident().span();
+    let line = quote_spanned!(here=> ::core::line!());
+    let column = quote_spanned!(here=> ::core::column!());
+    quote! {
+        #private::SourceLocation {
+            file: ::core::file!(),
+            line: #line,
+            column: #column,
+        }
+    }
+}
+
+pub(super) fn private() -> TokenStream {
     P.parse().expect("a valid path")
 }
 
+/// The payload decoder for `ty`, chosen at compile time by autoref (see payload/probe.rs).
+pub(super) fn decoder_probe(ty: &TokenStream) -> TokenStream {
+    let private = private();
+    quote! {{
+        use #private::{DecodeViaPlain as _, DecodeViaProto as _, DecodeViaSerde as _};
+        (&&&#private::Probe::<#ty>::new()).decoder()
+    }}
+}
+
+/// The payload encoder for `ty`, chosen at compile time by autoref (see payload/probe.rs).
+pub(super) fn encoder_probe(ty: &TokenStream) -> TokenStream {
+    let private = private();
+    quote! {{
+        use #private::{EncodeViaPlain as _, EncodeViaProto as _, EncodeViaSerde as _};
+        (&&&#private::Probe::<#ty>::new()).encoder()
+    }}
+}
+
 /// Items the invoker relies on, private to this activity's `const _` block.
-fn helpers() -> TokenStream {
+pub(super) fn helpers() -> TokenStream {
     let private = private();
     quote! {
-        fn __legwork_assert_arg<T: #private::serde::de::DeserializeOwned>() {}
-        fn __legwork_assert_result<T: #private::serde::Serialize>() {}
+        // The probe passes the type to check, or `()` for a protobuf message.
+        fn __legwork_assert_arg<T: #private::serde::de::DeserializeOwned>(
+            _: ::core::marker::PhantomData<T>,
+        ) {
+        }
+        fn __legwork_assert_result<T: #private::serde::Serialize>(
+            _: ::core::marker::PhantomData<T>,
+        ) {
+        }
 
         // Without this, a type with no serde impl would fail method resolution on the
         // probe as well, burying the clear bound error above under a second one. It is
@@ -155,7 +196,7 @@ fn async_invoker(activity: &Activity, name: &str) -> TokenStream {
     }
 }
 
-fn bindings(activity: &Activity) -> Vec<syn::Ident> {
+pub(super) fn bindings(activity: &Activity) -> Vec<syn::Ident> {
     (0..activity.args.len())
         .map(|index| format_ident!("__legwork_arg{}", index))
         .collect()
@@ -164,7 +205,6 @@ fn bindings(activity: &Activity) -> Vec<syn::Ident> {
 /// Checks the count by parameter name, then decodes each argument with the codec its
 /// type selects (`Vec<u8>` raw, everything else serde).
 fn decode_args(activity: &Activity) -> TokenStream {
-    let private = private();
     let names = activity.args.iter().map(|arg| &arg.name);
     if activity.args.is_empty() {
         return quote!(__legwork_args.expect(&[])?;);
@@ -176,12 +216,10 @@ fn decode_args(activity: &Activity) -> TokenStream {
         .map(|(arg, binding)| {
             let ty = arg.ty;
             let assert = assert_bound(ty, quote!(__legwork_assert_arg));
+            let decoder = decoder_probe(&quote!(#ty));
             quote! {
                 #assert
-                let #binding: #ty = __legwork_decoder.next({
-                    use #private::{DecodeViaBytes as _, DecodeViaSerde as _};
-                    (&&#private::Probe::<#ty>::new()).decoder()
-                })?;
+                let #binding: #ty = __legwork_decoder.next(#decoder)?;
             }
         });
     quote! {
@@ -191,11 +229,30 @@ fn decode_args(activity: &Activity) -> TokenStream {
 }
 
 /// The bound check carries the type's own span, so "not satisfied" points at the type.
+/// The probe picks what is checked: the type, or `()` for a protobuf message. Called
+/// through a binding, so rustc reports the bound on the type, not "introduced by this
+/// call".
 fn assert_bound(ty: &Type, check: TokenStream) -> TokenStream {
-    quote_spanned!(ty.span()=> #check::<#ty>();)
+    let private = private();
+    // Not spanned at the type: only one of the two is used, and lints on the user's
+    // span would call the other unused.
+    let probes = quote!(use #private::{ProtoSerdeBound as _, SerdeBound as _};);
+    // rustc points at the function's path, so that too carries the type's span.
+    let check: TokenStream = check
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(ty.span());
+            token
+        })
+        .collect();
+    let assert = quote_spanned!(ty.span()=>
+        let __legwork_check = #check;
+        __legwork_check((&&&#private::Probe::<#ty>::new()).serde_bound());
+    );
+    quote!({ #probes #assert })
 }
 
-fn call(activity: &Activity, ctx: TokenStream) -> TokenStream {
+pub(super) fn call(activity: &Activity, ctx: TokenStream) -> TokenStream {
     let ident = activity.ident();
     let bindings = bindings(activity);
     let context = activity.context.map(|context| {
@@ -210,17 +267,14 @@ fn call(activity: &Activity, ctx: TokenStream) -> TokenStream {
     quote!(#ident(#context #(#bindings),*))
 }
 
-/// Encodes `__legwork_out` with the codec of the success type; errors name the activity.
-fn finish(activity: &Activity, name: &str) -> TokenStream {
+/// Encodes `__legwork_out` with the codec of the success type; errors name the activity
+/// (`name` is a string literal, or an expression for a dynamic activity).
+pub(super) fn finish(activity: &Activity, name: impl quote::ToTokens) -> TokenStream {
     let private = private();
     let ok = |value: Option<&Type>| {
         let probe_ty = value.map_or_else(|| quote!(()), |ty| quote!(#ty));
         let assert = value.map(|ty| assert_bound(ty, quote!(__legwork_assert_result)));
-        let encoder = quote! {{
-            use #private::{EncodeViaBytes as _, EncodeViaSerde as _};
-            (&&#private::Probe::<#probe_ty>::new()).encoder()
-        }};
-        (assert, encoder)
+        (assert, encoder_probe(&probe_ty))
     };
     let (result, (assert, encoder)) = match &activity.output {
         Output::Unit => (plain_ok(), ok(None)),

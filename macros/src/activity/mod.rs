@@ -2,6 +2,8 @@
 
 mod args;
 mod blocking;
+mod client;
+mod dynamic;
 mod expand;
 mod model;
 mod validate;
@@ -25,11 +27,25 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
 
     let activity = model::Activity::new(&function);
-    let function_errors = validate::validate(&options, &activity).err();
+    let mut function_errors: Vec<_> = validate::validate(&options, &activity)
+        .err()
+        .into_iter()
+        .collect();
+    if options.dynamic.is_some() {
+        dynamic::validate(&activity, &mut function_errors);
+    }
     let errors = combine(option_errors.into_iter().chain(function_errors));
     let mut out = function.to_token_stream();
     match errors {
-        None => out.extend(expand::registration(&options, &activity)),
+        None => {
+            out.extend(expand::registration(&options, &activity));
+            // A dynamic activity has no type of its own for a client to start.
+            if options.dynamic.is_none() {
+                let name = options.name.as_ref().map(syn::LitStr::value);
+                let name = name.unwrap_or_else(|| activity.default_name());
+                out.extend(client::companion(&activity, &name));
+            }
+        }
         Some(errors) => out.extend(errors.to_compile_error()),
     }
     out

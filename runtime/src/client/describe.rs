@@ -89,7 +89,7 @@ pub struct ActivityDescription {
     pub canceled_reason: Option<String>,
     /// How it ended, once closed.
     pub outcome: Option<ActivityOutcome>,
-    /// Everything the server sent.
+    /// Everything the server sent, payloads as stored (still encoded by any codec).
     pub raw: ActivityExecutionInfo,
 }
 

@@ -39,12 +39,12 @@ impl ActivityHandle {
                 .await;
             match response {
                 Ok(response) => {
-                    if let Some(outcome) = response
-                        .into_inner()
-                        .outcome
-                        .and_then(ActivityOutcome::from_proto)
-                    {
-                        return self.decoded(outcome).await;
+                    // An empty outcome is the server's long poll expiring: ask again.
+                    if let Some(outcome) = response.into_inner().outcome {
+                        let outcome = self.client.decode_outcome(outcome).await?;
+                        if let Some(outcome) = ActivityOutcome::from_proto(outcome) {
+                            return Ok(outcome);
+                        }
                     }
                 }
                 // Our own deadline passing only means nothing happened yet: poll again.
@@ -73,15 +73,11 @@ impl ActivityHandle {
         Ok(decode_bytes(&payload)?)
     }
 
-    /// The result as the activity returned it, through the client's codecs.
-    async fn decoded(&self, outcome: ActivityOutcome) -> Result<ActivityOutcome, ClientError> {
-        match outcome {
-            ActivityOutcome::Completed(Some(payload)) if !self.client.codecs.is_empty() => {
-                let mut decoded = self.client.codecs.decode(vec![payload]).await?;
-                Ok(ActivityOutcome::Completed(decoded.pop()))
-            }
-            outcome => Ok(outcome),
-        }
+    /// Waits for the activity and returns its result payload as the activity encoded it
+    /// (after the client's codecs), `None` if the worker sent none; a failure is
+    /// [`ClientError::Failed`]. Typed handles decode from here.
+    pub async fn result_payload(&self) -> Result<Option<Payload>, ClientError> {
+        self.completed_payload().await
     }
 
     async fn completed_payload(&self) -> Result<Option<Payload>, ClientError> {
@@ -111,7 +107,8 @@ impl ActivityHandle {
         Ok(())
     }
 
-    /// The activity's current state, with its last failure, heartbeat details and outcome.
+    /// The activity's current state, with its last failure, heartbeat details and outcome,
+    /// their payloads decoded by the client's codecs.
     pub async fn describe(&self) -> Result<ActivityDescription, ClientError> {
         let request = service::DescribeActivityExecutionRequest {
             namespace: self.client.namespace.clone(),
@@ -129,10 +126,23 @@ impl ActivityHandle {
             .await
             .map_err(rpc_error("DescribeActivityExecution"))?
             .into_inner();
-        let outcome = response.outcome.and_then(ActivityOutcome::from_proto);
-        Ok(ActivityDescription::from_proto(
-            response.info.unwrap_or_default(),
-            outcome,
-        ))
+        let outcome = match response.outcome {
+            Some(outcome) => {
+                ActivityOutcome::from_proto(self.client.decode_outcome(outcome).await?)
+            }
+            None => None,
+        };
+        // `raw` stays as the server sent it; the plain fields get decoded payloads.
+        let mut description =
+            ActivityDescription::from_proto(response.info.unwrap_or_default(), outcome);
+        description.last_heartbeat_details = self
+            .client
+            .decode_payloads(std::mem::take(&mut description.last_heartbeat_details))
+            .await?;
+        if let Some(mut failure) = description.raw.last_failure.clone() {
+            self.client.decode_failure(&mut failure).await?;
+            description.last_failure = Some(ActivityFailure::from_proto(failure));
+        }
+        Ok(description)
     }
 }

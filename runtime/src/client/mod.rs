@@ -1,12 +1,14 @@
-//! A minimal async client for standalone activities: start one, wait for its outcome,
-//! describe it, cancel it.
+//! A small async client for activities: start a standalone one, wait for its outcome,
+//! describe, cancel, list and count them; and complete, fail or heartbeat any activity from
+//! outside its worker (async completion, by task token or by ids).
 
 use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use temporalio_protos::protos::temporal::api::activity::v1::{
-    activity_execution_outcome, ActivityExecutionInfo, ActivityExecutionOutcome,
+    activity_execution_outcome, ActivityExecutionInfo, ActivityExecutionListInfo,
+    ActivityExecutionOutcome,
 };
 use temporalio_protos::protos::temporal::api::enums::v1::{
     ActivityExecutionStatus, PendingActivityState, RetryState, TaskQueueKind, TimeoutType,
@@ -25,17 +27,28 @@ use crate::proto::{
     self, service, ActivityType, Failure, FailureInfo, Payload, Payloads, TaskQueue,
 };
 
+mod codecs;
+mod completion;
 mod describe;
 mod handle;
+mod list;
+mod options;
 mod outcome;
 mod start;
 #[cfg(test)]
 mod tests;
+mod token;
+pub(crate) mod typed;
 
+pub use completion::AsyncActivityHandle;
 pub use describe::{ActivityDescription, ActivityStatus, RunState};
 pub use handle::ActivityHandle;
+pub use list::{ActivityPage, ActivitySummary};
+pub use options::{ActivityOptions, IdConflictPolicy, IdReusePolicy};
 pub use outcome::{ActivityFailure, ActivityOutcome};
 pub use start::{RetryPolicy, StartActivity};
+pub use token::{TaskToken, TaskTokenParseError};
+pub use typed::TypedActivityHandle;
 
 const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(60);
 
@@ -65,6 +78,15 @@ pub enum ClientError {
     /// A payload codec (encryption, compression) failed on an argument or the result.
     #[error("payload codec: {0}")]
     Codec(#[from] crate::codec::CodecError),
+    /// An activity with this id is running (conflict policy `Fail`), or is closed and its
+    /// id may not be reused (reuse policy).
+    #[error("activity {activity_id} is already started (run {run_id})")]
+    AlreadyStarted {
+        /// The id asked for.
+        activity_id: String,
+        /// The run that holds the id.
+        run_id: String,
+    },
 }
 
 fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientError {
@@ -169,28 +191,6 @@ impl Client {
     /// The namespace every request targets.
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    /// Queues an activity; a worker polling `task_queue` will run it.
-    pub async fn start_activity(
-        &self,
-        options: StartActivity,
-    ) -> Result<ActivityHandle, ClientError> {
-        let activity_id = options.activity_id.clone();
-        let mut request = options.into_request(&self.namespace, &self.identity)?;
-        if let Some(input) = request.input.as_mut().filter(|_| !self.codecs.is_empty()) {
-            input.payloads = self
-                .codecs
-                .encode(std::mem::take(&mut input.payloads))
-                .await?;
-        }
-        let response = self
-            .service()
-            .start_activity_execution(with_deadline(request, UNARY_DEADLINE))
-            .await
-            .map_err(rpc_error("StartActivityExecution"))?
-            .into_inner();
-        Ok(self.handle(activity_id, Some(response.run_id)))
     }
 
     /// A handle on an existing activity; `run_id: None` targets its latest run.

@@ -1,5 +1,8 @@
 //! What to start, and how the server retries it.
 
+use temporalio_protos::protos::google::rpc::Status as GrpcStatus;
+use temporalio_protos::protos::temporal::api::errordetails::v1::ActivityExecutionAlreadyStartedFailure;
+
 use super::*;
 
 /// How the server retries a failed activity. Unset fields take the server's defaults
@@ -19,7 +22,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn to_proto(&self) -> proto::RetryPolicy {
+    pub(super) fn to_proto(&self) -> proto::RetryPolicy {
         proto::RetryPolicy {
             initial_interval: self.initial_interval.and_then(to_proto_duration),
             backoff_coefficient: self.backoff_coefficient.unwrap_or(0.0),
@@ -33,42 +36,42 @@ impl RetryPolicy {
 }
 
 /// What to start: built with [`StartActivity::new`] and passed to [`Client::start_activity`].
+///
+/// An activity type, its arguments, and [`ActivityOptions`]; the option builders are
+/// repeated here so a start reads as one chain.
 #[derive(Debug, Clone)]
 pub struct StartActivity {
     activity_type: String,
-    task_queue: String,
-    pub(super) activity_id: String,
+    options: ActivityOptions,
     // An argument that failed to encode is reported by `start_activity`, so the builder
     // stays chainable.
     args: Vec<Result<Payload, String>>,
-    start_to_close_timeout: Option<Duration>,
-    schedule_to_close_timeout: Option<Duration>,
-    schedule_to_start_timeout: Option<Duration>,
-    heartbeat_timeout: Option<Duration>,
-    retry_policy: Option<RetryPolicy>,
 }
 
 impl StartActivity {
     /// An activity of `activity_type` on `task_queue`, with a random (UUID v4) id, no
     /// arguments and a 60 s start-to-close timeout.
     pub fn new(activity_type: impl Into<String>, task_queue: impl Into<String>) -> Self {
+        Self::with_options(activity_type, ActivityOptions::new(task_queue))
+    }
+
+    /// An activity of `activity_type` started with `options`, no arguments yet.
+    pub fn with_options(activity_type: impl Into<String>, options: ActivityOptions) -> Self {
         Self {
             activity_type: activity_type.into(),
-            task_queue: task_queue.into(),
-            activity_id: uuid::Uuid::new_v4().to_string(),
+            options,
             args: Vec::new(),
-            start_to_close_timeout: Some(DEFAULT_START_TO_CLOSE),
-            schedule_to_close_timeout: None,
-            schedule_to_start_timeout: None,
-            heartbeat_timeout: None,
-            retry_policy: None,
         }
     }
 
-    /// The activity id, unique among the namespace's running activities.
-    pub fn id(mut self, id: impl Into<String>) -> Self {
-        self.activity_id = id.into();
+    fn map(mut self, f: impl FnOnce(ActivityOptions) -> ActivityOptions) -> Self {
+        self.options = f(self.options);
         self
+    }
+
+    /// The activity id, unique among the namespace's running activities.
+    pub fn id(self, id: impl Into<String>) -> Self {
+        self.map(|options| options.id(id))
     }
 
     /// Appends an argument, encoded as JSON (`binary/null` for `()` and `None`).
@@ -85,48 +88,52 @@ impl StartActivity {
     }
 
     /// Limit of one attempt, from a worker picking it up to its answer.
-    pub fn start_to_close_timeout(mut self, timeout: Duration) -> Self {
-        self.start_to_close_timeout = Some(timeout);
-        self
+    pub fn start_to_close_timeout(self, timeout: Duration) -> Self {
+        self.map(|options| options.start_to_close_timeout(timeout))
     }
 
     /// Limit of the whole activity, all attempts and queueing included.
-    pub fn schedule_to_close_timeout(mut self, timeout: Duration) -> Self {
-        self.schedule_to_close_timeout = Some(timeout);
-        self
+    pub fn schedule_to_close_timeout(self, timeout: Duration) -> Self {
+        self.map(|options| options.schedule_to_close_timeout(timeout))
     }
 
     /// Limit of the time a task waits in the queue for a worker.
-    pub fn schedule_to_start_timeout(mut self, timeout: Duration) -> Self {
-        self.schedule_to_start_timeout = Some(timeout);
-        self
+    pub fn schedule_to_start_timeout(self, timeout: Duration) -> Self {
+        self.map(|options| options.schedule_to_start_timeout(timeout))
     }
 
     /// Maximum time between two heartbeats of a running attempt.
-    pub fn heartbeat_timeout(mut self, timeout: Duration) -> Self {
-        self.heartbeat_timeout = Some(timeout);
-        self
+    pub fn heartbeat_timeout(self, timeout: Duration) -> Self {
+        self.map(|options| options.heartbeat_timeout(timeout))
     }
 
     /// Replaces the retry policy.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
-        self
+    pub fn retry_policy(self, policy: RetryPolicy) -> Self {
+        self.map(|options| options.retry_policy(policy))
     }
 
     /// Sets the retry policy's total attempts (1 = no retry).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.retry_policy
-            .get_or_insert_with(Default::default)
-            .maximum_attempts = Some(attempts);
-        self
+    pub fn max_attempts(self, attempts: u32) -> Self {
+        self.map(|options| options.max_attempts(attempts))
     }
 
-    pub(super) fn into_request(
-        self,
-        namespace: &str,
-        identity: &str,
-    ) -> Result<service::StartActivityExecutionRequest, ClientError> {
+    /// Whether the id of a closed activity may be reused.
+    pub fn id_reuse_policy(self, policy: IdReusePolicy) -> Self {
+        self.map(|options| options.id_reuse_policy(policy))
+    }
+
+    /// What to do when an activity with this id is running.
+    pub fn id_conflict_policy(self, policy: IdConflictPolicy) -> Self {
+        self.map(|options| options.id_conflict_policy(policy))
+    }
+
+    /// Queue the first attempt only after `delay`.
+    pub fn start_delay(self, delay: Duration) -> Self {
+        self.map(|options| options.start_delay(delay))
+    }
+
+    /// The type, options and encoded arguments, or the first argument that did not encode.
+    pub(super) fn into_parts(self) -> Result<(String, ActivityOptions, Vec<Payload>), ClientError> {
         let payloads = self
             .args
             .into_iter()
@@ -134,26 +141,101 @@ impl StartActivity {
                 arg.map_err(|message| ClientError::Encode(serde::ser::Error::custom(message)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(service::StartActivityExecutionRequest {
-            namespace: namespace.to_owned(),
-            identity: identity.to_owned(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            activity_id: self.activity_id,
-            activity_type: Some(ActivityType {
-                name: self.activity_type,
-            }),
-            task_queue: Some(TaskQueue {
-                name: self.task_queue,
-                kind: TaskQueueKind::Normal.into(),
-                ..Default::default()
-            }),
-            start_to_close_timeout: self.start_to_close_timeout.and_then(to_proto_duration),
-            schedule_to_close_timeout: self.schedule_to_close_timeout.and_then(to_proto_duration),
-            schedule_to_start_timeout: self.schedule_to_start_timeout.and_then(to_proto_duration),
-            heartbeat_timeout: self.heartbeat_timeout.and_then(to_proto_duration),
-            retry_policy: self.retry_policy.as_ref().map(RetryPolicy::to_proto),
-            input: (!payloads.is_empty()).then_some(Payloads { payloads }),
-            ..Default::default()
-        })
+        Ok((self.activity_type, self.options, payloads))
     }
+
+    #[cfg(test)]
+    pub(super) fn into_request(
+        self,
+        namespace: &str,
+        identity: &str,
+    ) -> Result<service::StartActivityExecutionRequest, ClientError> {
+        let (activity_type, options, payloads) = self.into_parts()?;
+        Ok(options.into_request(namespace, identity, activity_type, payloads))
+    }
+}
+
+impl Client {
+    /// Queues an activity; a worker polling `task_queue` will run it.
+    pub async fn start_activity(
+        &self,
+        options: StartActivity,
+    ) -> Result<ActivityHandle, ClientError> {
+        let (activity_type, options, payloads) = options.into_parts()?;
+        self.start_activity_with_payloads(&activity_type, options, payloads)
+            .await
+    }
+
+    /// Queues an activity of `activity_type` with arguments already encoded; the client's
+    /// codecs are applied to them before they leave.
+    ///
+    /// An id in use, under the policies in `options`, is [`ClientError::AlreadyStarted`];
+    /// with [`IdConflictPolicy::UseExisting`] the handle is the running activity's.
+    ///
+    /// ```no_run
+    /// use legwork_runtime::client::{ActivityOptions, Client};
+    /// use legwork_runtime::Payload;
+    ///
+    /// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let raw = Payload {
+    ///     metadata: [("encoding".to_owned(), b"binary/plain".to_vec())].into(),
+    ///     data: b"raw bytes".to_vec(),
+    ///     ..Default::default()
+    /// };
+    /// let handle = client
+    ///     .start_activity_with_payloads("checksum", ActivityOptions::new("files"), vec![raw])
+    ///     .await?;
+    /// let result: Option<Payload> = handle.result_payload().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_activity_with_payloads(
+        &self,
+        activity_type: &str,
+        options: ActivityOptions,
+        args: Vec<Payload>,
+    ) -> Result<ActivityHandle, ClientError> {
+        let activity_id = options.activity_id.clone();
+        let args = self.encode_payloads(args).await?;
+        let request = options.into_request(
+            &self.namespace,
+            &self.identity,
+            activity_type.to_owned(),
+            args,
+        );
+        let response = self
+            .service()
+            .start_activity_execution(with_deadline(request, UNARY_DEADLINE))
+            .await
+            .map_err(|status| start_error(&activity_id, status))?
+            .into_inner();
+        Ok(self.handle(activity_id, Some(response.run_id)))
+    }
+}
+
+/// `ALREADY_EXISTS` with an `ActivityExecutionAlreadyStartedFailure` in its details is the
+/// typed [`ClientError::AlreadyStarted`]; anything else stays an RPC error.
+fn start_error(activity_id: &str, status: tonic::Status) -> ClientError {
+    if status.code() == Code::AlreadyExists {
+        if let Some(failure) = already_started_detail(status.details()) {
+            return ClientError::AlreadyStarted {
+                activity_id: activity_id.to_owned(),
+                run_id: failure.run_id,
+            };
+        }
+    }
+    rpc_error("StartActivityExecution")(status)
+}
+
+fn already_started_detail(details: &[u8]) -> Option<ActivityExecutionAlreadyStartedFailure> {
+    use prost::{Message, Name};
+    let status = GrpcStatus::decode(details).ok()?;
+    status
+        .details
+        .iter()
+        .find(|any| {
+            any.type_url
+                .ends_with(ActivityExecutionAlreadyStartedFailure::NAME)
+        })
+        .and_then(|any| ActivityExecutionAlreadyStartedFailure::decode(any.value.as_slice()).ok())
 }

@@ -4,28 +4,31 @@ use super::*;
 use crate::dev_server::{skip_without_cli, DevServer};
 use crate::proto::ApplicationFailureInfo;
 
-fn runtime() -> tokio::runtime::Runtime {
+mod completion;
+mod policies;
+
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
-async fn client_of(server: &DevServer) -> Client {
+pub(super) async fn client_of(server: &DevServer) -> Client {
     Client::connect(&server.address(), server.namespace())
         .await
         .unwrap()
 }
 
 /// Plays the worker's part over raw gRPC, since the real worker lives elsewhere.
-struct FakeWorker {
+pub(super) struct FakeWorker {
     service: ServiceClient,
     namespace: String,
     task_queue: String,
 }
 
 impl FakeWorker {
-    async fn new(server: &DevServer, task_queue: &str) -> Self {
+    pub(super) async fn new(server: &DevServer, task_queue: &str) -> Self {
         FakeWorker {
             service: crate::connection::connect_plain(&server.address())
                 .await
@@ -35,7 +38,7 @@ impl FakeWorker {
         }
     }
 
-    async fn poll(&self) -> service::PollActivityTaskQueueResponse {
+    pub(super) async fn poll(&self) -> service::PollActivityTaskQueueResponse {
         let request = service::PollActivityTaskQueueRequest {
             namespace: self.namespace.clone(),
             task_queue: Some(TaskQueue {

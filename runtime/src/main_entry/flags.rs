@@ -6,9 +6,19 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod slots;
+
 use super::duration::parse_duration;
 use crate::connection::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
 use crate::telemetry::logs::LogFormat;
+use crate::worker::{Deployment, Pollers, VersioningMode, WorkerOptions};
+
+/// `--versioning-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ModeFlag {
+    Versioned,
+    Unversioned,
+}
 
 /// A Temporal activity worker built with legwork.
 ///
@@ -66,12 +76,40 @@ pub(super) struct Flags {
     /// Most activity tasks held at once, sync and async together.
     #[arg(long, default_value_t = 100)]
     pub(super) max_concurrent_activities: usize,
+    #[command(flatten)]
+    pub(super) slots: slots::SlotFlags,
     /// Threads that run sync activities [default: max-concurrent-activities]
     #[arg(long)]
     pub(super) blocking_threads: Option<usize>,
-    /// Concurrent long polls.
-    #[arg(long, default_value_t = 5)]
-    pub(super) pollers: usize,
+    /// Open long polls: N (fixed), MIN..MAX (autoscaled, starting at 5 within the
+    /// bounds), or auto [default: auto: autoscaled 1..100 where the namespace enrols
+    /// workers, else 5]
+    #[arg(long, value_name = "N|MIN..MAX|auto", value_parser = parse_pollers,
+          help_heading = "Fleet")]
+    pub(super) pollers: Option<Pollers>,
+    /// The most activities this worker starts per second [default: no limit]
+    #[arg(long, value_name = "RATE", help_heading = "Fleet")]
+    pub(super) max_activities_per_second: Option<f64>,
+    /// A limit for the whole task queue, enforced by the server across its workers; sent
+    /// with every poll (the last poll wins: give every worker the same) [default: none
+    /// sent]
+    #[arg(long, value_name = "RATE", help_heading = "Fleet")]
+    pub(super) max_task_queue_activities_per_second: Option<f64>,
+    /// Worker Deployment this worker belongs to (Worker Deployment Versioning); needs
+    /// --build-id
+    #[arg(long, value_name = "NAME", help_heading = "Fleet")]
+    pub(super) deployment_name: Option<String>,
+    /// This build's id [default: a checksum of the executable]
+    #[arg(long, value_name = "ID", help_heading = "Fleet")]
+    pub(super) build_id: Option<String>,
+    /// Join the deployment's version (versioned) or take tasks whatever the version
+    /// (unversioned) [default: versioned with --deployment-name, else unversioned]
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Fleet")]
+    pub(super) versioning_mode: Option<ModeFlag>,
+    /// Serve GET /healthz and /readyz (ready once the server answered a poll, not ready
+    /// from SIGTERM on) for orchestrators' probes, e.g. 0.0.0.0:8080
+    #[arg(long, value_name = "ADDR", help_heading = "Fleet")]
+    pub(super) health_bind: Option<std::net::SocketAddr>,
     /// How long in-flight activities may run on after SIGINT/SIGTERM (30s, 500ms, 2m, or
     /// seconds).
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
@@ -121,6 +159,29 @@ impl Flags {
     pub(super) fn stall_threshold(&self) -> Duration {
         self.stall_threshold_ms
             .map_or(self.stall_threshold, Duration::from_millis)
+    }
+
+    /// Lays the fleet flags (pollers, rate limits, deployment, probes) over `options`;
+    /// what cannot work is refused when the worker starts, with the flag to fix.
+    pub(super) fn apply_fleet(&self, options: &mut WorkerOptions) {
+        options.pollers = self.pollers.unwrap_or_default();
+        options.max_activities_per_second = self.max_activities_per_second;
+        options.max_task_queue_activities_per_second = self.max_task_queue_activities_per_second;
+        let versioned = match self.versioning_mode {
+            Some(mode) => mode == ModeFlag::Versioned,
+            None => self.deployment_name.is_some(),
+        };
+        options.deployment = Deployment {
+            name: self.deployment_name.clone(),
+            build_id: self.build_id.clone(),
+            mode: if versioned {
+                VersioningMode::Versioned
+            } else {
+                VersioningMode::Unversioned
+            },
+        };
+        options.health_bind = self.health_bind;
+        self.slots.apply(options);
     }
 
     /// Lays the connection flags over `connection` (from the environment and the file).
@@ -182,6 +243,26 @@ impl Flags {
             }
         };
         Ok(())
+    }
+}
+
+/// `auto`, `N` or `MIN..MAX` (autoscaled, starting at 5 kept within the bounds).
+fn parse_pollers(text: &str) -> Result<Pollers, String> {
+    let number = |part: &str| {
+        part.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{text}` is not N, MIN..MAX or auto"))
+    };
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(Pollers::Auto);
+    }
+    match text.split_once("..") {
+        Some((minimum, maximum)) => {
+            let (minimum, maximum) = (number(minimum)?, number(maximum)?);
+            let initial = Pollers::DEFAULT_INITIAL.clamp(minimum, maximum.max(minimum));
+            Ok(Pollers::autoscaling(minimum, initial, maximum))
+        }
+        None => Ok(Pollers::Fixed(number(text)?)),
     }
 }
 
@@ -255,6 +336,44 @@ mod tests {
         let certificate = connection.client_certificate.unwrap();
         assert_eq!(certificate.cert, Pem::path("c.pem"));
         assert_eq!(certificate.key, Pem::path("env.key"));
+    }
+
+    #[test]
+    fn fleet_flags() {
+        let mut options = WorkerOptions::new("q");
+        flags(&[]).apply_fleet(&mut options);
+        assert_eq!(options.pollers, Pollers::Auto);
+        assert_eq!(options.deployment, Deployment::default());
+        assert_eq!(options.max_task_queue_activities_per_second, None);
+
+        flags(&[
+            "--pollers=2..50",
+            "--max-activities-per-second=20",
+            "--max-task-queue-activities-per-second",
+            "100",
+            "--deployment-name=images",
+            "--build-id=b7",
+            "--health-bind=127.0.0.1:8080",
+        ])
+        .apply_fleet(&mut options);
+        assert_eq!(options.pollers, Pollers::autoscaling(2, 5, 50));
+        assert_eq!(options.max_activities_per_second, Some(20.0));
+        assert_eq!(options.max_task_queue_activities_per_second, Some(100.0));
+        assert_eq!(options.deployment, Deployment::versioned("images", "b7"));
+        assert_eq!(options.health_bind, Some("127.0.0.1:8080".parse().unwrap()));
+
+        flags(&["--pollers", "3", "--build-id=b8"]).apply_fleet(&mut options);
+        assert_eq!(options.pollers, Pollers::Fixed(3));
+        assert_eq!(options.deployment, Deployment::unversioned("b8"));
+        flags(&[
+            "--pollers=8..20",
+            "--deployment-name=d",
+            "--versioning-mode=unversioned",
+        ])
+        .apply_fleet(&mut options);
+        assert_eq!(options.pollers, Pollers::autoscaling(8, 8, 20));
+        assert_eq!(options.deployment.mode, VersioningMode::Unversioned);
+        assert!(Flags::try_parse_from(["w", "--pollers=many"]).is_err());
     }
 
     #[test]

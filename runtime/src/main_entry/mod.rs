@@ -13,6 +13,7 @@ use tracing::{error, info};
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::dev_server::DevServer;
+use crate::interceptor::InterceptorChain;
 use crate::registry::Registry;
 use crate::telemetry::logs;
 use crate::worker::{Worker, WorkerOptions};
@@ -22,6 +23,7 @@ use crate::worker::{Worker, WorkerOptions};
 pub struct MainDefaults {
     task_queue: &'static str,
     codecs: Option<fn() -> CodecChain>,
+    interceptors: Option<fn() -> InterceptorChain>,
 }
 
 impl MainDefaults {
@@ -30,6 +32,7 @@ impl MainDefaults {
         MainDefaults {
             task_queue: crate_name,
             codecs: None,
+            interceptors: None,
         }
     }
 
@@ -43,6 +46,12 @@ impl MainDefaults {
     /// `--codec-server-bind`).
     pub fn codecs(mut self, codecs: fn() -> CodecChain) -> Self {
         self.codecs = Some(codecs);
+        self
+    }
+
+    /// `main!(interceptors = make_interceptors)`: the worker's interceptors.
+    pub fn interceptors(mut self, interceptors: fn() -> InterceptorChain) -> Self {
+        self.interceptors = Some(interceptors);
         self
     }
 }
@@ -119,11 +128,14 @@ fn worker_options(
     options.blocking_threads = flags
         .blocking_threads
         .unwrap_or(flags.max_concurrent_activities);
-    options.pollers = flags.pollers;
+    flags.apply_fleet(&mut options);
     options.shutdown_grace = flags.shutdown_grace;
     options.metrics_bind = flags.metrics_bind;
     options.stall_threshold = flags.stall_threshold();
     options.codecs = defaults.codecs.map_or_else(CodecChain::new, |make| make());
+    options.interceptors = defaults
+        .interceptors
+        .map_or_else(InterceptorChain::new, |make| make());
     Ok(options)
 }
 

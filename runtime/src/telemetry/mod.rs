@@ -5,8 +5,10 @@
 //! - `exporter`: `GET /metrics` in Prometheus text format;
 //! - `rpc`: the request metrics, a layer over the gRPC channel;
 //! - `trace`: the `RunActivity` span and its parent from the `_tracer-data` header;
-//! - `logs`: the subscriber a generated `main` installs (text or JSON).
+//! - `logs`: the subscriber a generated `main` installs (text or JSON);
+//! - `cost`: what recording costs an attempt, for `benches/event_loop.rs`.
 
+pub(crate) mod cost;
 pub(crate) mod exporter;
 pub(crate) mod logs;
 pub(crate) mod metrics;

@@ -4,19 +4,57 @@
 //! the response carries a non-OK `grpc-status` (Temporal's errors are trailers-only
 //! responses, so the status is in the headers). Transport errors are not failures, as in
 //! core. Long polls are counted apart, as `long_request*`, with the task queue.
+//!
+//! Two RPCs go with every activity (its poll and its report), so the per-call work is
+//! kept to atomics: the calls a worker makes have their children resolved once, in a
+//! table found by a `match` on the method name (no lock, no hashing); any other call's
+//! are kept in a map. The future adds no allocation, metered or not.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::task::{Context, Poll};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use prometheus::{Histogram, IntCounter, IntCounterVec};
 use tonic::body::Body;
-use tonic::codegen::{http, BoxFuture, GrpcMethod, Service};
+use tonic::codegen::{http, GrpcMethod, Service};
 use tonic::Code;
 
 use super::exporter::{labels, Factory, Families};
 use super::metrics::{millis, DEFAULT_MS, SERVICE_NAME};
+
+/// The calls a worker makes. The position in this list is the index in [`Inner::known`]
+/// and what [`known`] returns.
+const KNOWN: [&str; 9] = [
+    "PollActivityTaskQueue",
+    "RespondActivityTaskCompleted",
+    "RespondActivityTaskFailed",
+    "RespondActivityTaskCanceled",
+    "RecordActivityTaskHeartbeat",
+    "RecordWorkerHeartbeat",
+    "ShutdownWorker",
+    "GetSystemInfo",
+    "DescribeNamespace",
+];
+
+/// The index of `operation` in [`KNOWN`]: a `match` the compiler turns into length and
+/// byte comparisons.
+fn known(operation: &str) -> Option<usize> {
+    Some(match operation {
+        "PollActivityTaskQueue" => 0,
+        "RespondActivityTaskCompleted" => 1,
+        "RespondActivityTaskFailed" => 2,
+        "RespondActivityTaskCanceled" => 3,
+        "RecordActivityTaskHeartbeat" => 4,
+        "RecordWorkerHeartbeat" => 5,
+        "ShutdownWorker" => 6,
+        "GetSystemInfo" => 7,
+        "DescribeNamespace" => 8,
+        _ => return None,
+    })
+}
 
 /// The request instruments of one worker's connection. Cheap to clone.
 #[derive(Clone)]
@@ -25,8 +63,11 @@ pub(crate) struct RpcMetrics(Arc<Inner>);
 struct Inner {
     normal: Kind,
     long: Kind,
-    /// Children per operation, resolved once.
-    calls: RwLock<HashMap<String, Arc<Calls>>>,
+    /// Children of the [`KNOWN`] operations, in that order, resolved on first call (so
+    /// that a scrape lists only the operations called, as core's does).
+    known: [OnceLock<Arc<Calls>>; KNOWN.len()],
+    /// Children of any other operation, resolved on its first call.
+    other: RwLock<HashMap<String, Arc<Calls>>>,
 }
 
 /// `request*` or `long_request*`.
@@ -36,11 +77,12 @@ struct Kind {
     latency: prometheus::HistogramVec,
 }
 
+/// The children of one operation, and its failure counters (by status code).
 struct Calls {
     operation: String,
-    long: bool,
     request: IntCounter,
     latency: Histogram,
+    failure: IntCounterVec,
 }
 
 impl Kind {
@@ -82,34 +124,46 @@ impl RpcMetrics {
         RpcMetrics(Arc::new(Inner {
             normal: Kind::new(&normal, "request", "RPCs"),
             long: Kind::new(&long, "long_request", "long-poll RPCs"),
-            calls: RwLock::default(),
+            known: Default::default(),
+            other: RwLock::default(),
         }))
     }
 
     fn calls(&self, operation: &str) -> Arc<Calls> {
-        if let Some(calls) = self.0.calls.read().unwrap().get(operation) {
+        if let Some(index) = known(operation) {
+            let calls = self.0.known[index].get_or_init(|| Arc::new(self.0.resolve(operation)));
             return calls.clone();
         }
-        let long = is_long(operation);
-        let kind = if long { &self.0.long } else { &self.0.normal };
-        let calls = Arc::new(Calls {
+        if let Some(calls) = self.0.other.read().unwrap().get(operation) {
+            return calls.clone();
+        }
+        let calls = Arc::new(self.0.resolve(operation));
+        let mut other = self.0.other.write().unwrap();
+        other.entry(operation.to_owned()).or_insert(calls).clone()
+    }
+}
+
+impl Inner {
+    fn resolve(&self, operation: &str) -> Calls {
+        let kind = if is_long(operation) {
+            &self.long
+        } else {
+            &self.normal
+        };
+        Calls {
             operation: operation.to_owned(),
-            long,
             request: kind.request.with_label_values(&[operation]),
             latency: kind.latency.with_label_values(&[operation]),
-        });
-        let mut cache = self.0.calls.write().unwrap();
-        cache.entry(operation.to_owned()).or_insert(calls).clone()
+            failure: kind.failure.clone(),
+        }
     }
+}
 
-    fn failed(&self, calls: &Calls, code: Code) {
-        let kind = if calls.long {
-            &self.0.long
-        } else {
-            &self.0.normal
-        };
-        let labels = [calls.operation.as_str(), screaming_snake(code)];
-        kind.failure.with_label_values(&labels).inc();
+impl Calls {
+    /// Failures are rare: their child is resolved when one happens.
+    fn failed(&self, code: Code) {
+        let labels = [self.operation.as_str(), screaming_snake(code)];
+        self.failure.with_label_values(&labels).inc();
     }
 }
 
@@ -135,34 +189,64 @@ impl<S> Metered<S> {
 impl<S, B> Service<http::Request<Body>> for Metered<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<B>>,
-    S::Future: Send + 'static,
-    B: 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<S::Response, S::Error>;
+    type Future = MeteredFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let measured = self.metrics.clone().map(|metrics| {
+        let measuring = self.metrics.as_ref().map(|metrics| {
             let calls = metrics.calls(operation(&request));
             calls.request.inc();
-            (metrics, calls, Instant::now())
-        });
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            if let Some((metrics, calls, issued)) = measured {
-                calls.latency.observe(millis(issued.elapsed()));
-                if let Some(code) = response.as_ref().ok().and_then(status) {
-                    metrics.failed(&calls, code);
-                }
+            Measuring {
+                calls,
+                issued: Instant::now(),
             }
-            response
-        })
+        });
+        MeteredFuture {
+            response: self.inner.call(request),
+            measuring,
+        }
+    }
+}
+
+/// What a metered call records when its response arrives.
+struct Measuring {
+    calls: Arc<Calls>,
+    issued: Instant,
+}
+
+/// The response of a [`Metered`] call: the channel's own future, plus what to record
+/// when it is ready.
+pub struct MeteredFuture<F> {
+    response: F,
+    measuring: Option<Measuring>,
+}
+
+impl<F, B, E> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `response` is pinned with `self` (structural pinning): it is only ever
+        // reached through this projection, never moved out, and `MeteredFuture` has no
+        // `Drop` and is `Unpin` only when `F` is. `measuring` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let response = unsafe { Pin::new_unchecked(&mut this.response) };
+        let response = ready!(response.poll(cx));
+        if let Some(Measuring { calls, issued }) = this.measuring.take() {
+            calls.latency.observe(millis(issued.elapsed()));
+            if let Some(code) = response.as_ref().ok().and_then(status) {
+                calls.failed(code);
+            }
+        }
+        Poll::Ready(response)
     }
 }
 
@@ -253,8 +337,10 @@ mod tests {
         call(&mut ok, "RespondActivityTaskCompleted");
         call(&mut ok, "RespondActivityTaskCompleted");
         call(&mut unavailable, "PollActivityTaskQueue");
+        call(&mut ok, "DescribeTaskQueue");
         let text = families.encode();
         for line in [
+            r#"temporal_request{namespace="ns",operation="DescribeTaskQueue",service_name="legwork"} 1"#,
             r#"temporal_request{namespace="ns",operation="RespondActivityTaskCompleted",service_name="legwork"} 2"#,
             r#"temporal_long_request{namespace="ns",operation="PollActivityTaskQueue",service_name="legwork",task_queue="tq"} 1"#,
             r#"temporal_long_request_failure{namespace="ns",operation="PollActivityTaskQueue",service_name="legwork",status_code="UNAVAILABLE",task_queue="tq"} 1"#,
@@ -268,5 +354,14 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("temporal_request_failure{"), "{text}");
+        assert!(!text.contains("ShutdownWorker"), "only calls made: {text}");
+    }
+
+    #[test]
+    fn the_table_of_known_calls_matches_its_names() {
+        for (index, operation) in KNOWN.iter().enumerate() {
+            assert_eq!(known(operation), Some(index), "{operation}");
+        }
+        assert_eq!(known("DescribeTaskQueue"), None);
     }
 }

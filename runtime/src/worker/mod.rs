@@ -7,15 +7,21 @@
 
 mod codecs;
 mod contact;
+mod deployment;
 mod dispatch;
+mod health;
 mod heartbeat;
 mod lag;
 mod options;
+mod pollers;
 mod presence;
+mod rate_limit;
 mod respond;
 mod retry;
 mod run;
 mod shutdown;
+mod slots;
+mod spare;
 mod stall;
 mod task;
 
@@ -25,9 +31,12 @@ use std::thread::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
 
+pub use deployment::{Deployment, VersioningMode};
 pub use lag::Lag;
 pub use options::WorkerOptions;
+pub use pollers::Pollers;
 pub use run::WorkerReport;
+pub use slots::ResourceBasedSlots;
 pub(crate) use stall::stall_detector_cost;
 
 use crate::connection::{ApiKeySlot, ConnectError, Secret};
@@ -49,6 +58,15 @@ pub enum WorkerError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot serve health probes on {address}: {source}; choose another --health-bind address")]
+    HealthBind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    /// A setting that cannot work (poller bounds, rate limits, deployment versioning,
+    /// slots and per-type limits).
+    #[error("{0}")]
+    InvalidOption(String),
 }
 
 /// Builds and starts a worker.

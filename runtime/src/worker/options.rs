@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use super::deployment::Deployment;
+use super::pollers::Pollers;
+use super::slots::ResourceBasedSlots;
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
+use crate::interceptor::InterceptorChain;
 
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
 ///
@@ -24,8 +28,22 @@ pub struct WorkerOptions {
     pub connection: ConnectionOptions,
     /// The task queue to poll.
     pub task_queue: String,
-    /// Slots: the most activity tasks held at once, sync and async together.
+    /// Slots: the most activity tasks held at once, sync and async together. Not used
+    /// when `resource_based_slots` is set.
     pub max_concurrent_activities: usize,
+    /// Slots issued while CPU and memory stay under targets (sdk-core's resource-based
+    /// tuner) instead of `max_concurrent_activities`; `None`, the default, keeps the fixed
+    /// number. See [`ResourceBasedSlots`].
+    pub resource_based_slots: Option<ResourceBasedSlots>,
+    /// At most this many attempts of an activity type run at once, by type name; these
+    /// override `#[activity(max_concurrent = N)]`. A task of a type at its limit waits,
+    /// holding its slot, while other types keep running. Empty by default.
+    ///
+    /// ```
+    /// let mut options = legwork::worker::WorkerOptions::new("images");
+    /// options.activity_limits.insert("render_video".to_owned(), 2);
+    /// ```
+    pub activity_limits: std::collections::BTreeMap<String, usize>,
     /// Threads of the blocking pool that runs sync activities; at most one sync
     /// activity runs per thread, more wait for a thread.
     pub blocking_threads: usize,
@@ -35,8 +53,27 @@ pub struct WorkerOptions {
     pub blocking_nice: i32,
     /// Threads of the event loop that runs async activities.
     pub async_threads: usize,
-    /// Concurrent `PollActivityTaskQueue` calls.
-    pub pollers: usize,
+    /// How many `PollActivityTaskQueue` calls stay open: autoscaled where the namespace
+    /// enrols workers, else 5, by default; see [`Pollers`]. Never more than free slots.
+    pub pollers: Pollers,
+    /// The most activities this worker starts per second (sdk-core's
+    /// `max_worker_activities_per_second`): polls are spaced by 1/rate, so tasks over the
+    /// rate stay on the server for other workers. `None`, the default, sets no limit.
+    pub max_activities_per_second: Option<f64>,
+    /// A limit for the whole task queue, enforced by the server across all its workers
+    /// (`task_queue_metadata.max_tasks_per_second` on each poll); sent only when set. The
+    /// last poll wins, so every worker of the queue should send the same value (Go's SDK
+    /// sends 100 000 unless told otherwise); `temporal task-queue config set
+    /// --queue-rps-limit` sets one that overrides workers'.
+    pub max_task_queue_activities_per_second: Option<f64>,
+    /// Worker Deployment Versioning: unversioned, with the executable's checksum as build
+    /// id, by default. See [`Deployment`].
+    pub deployment: Deployment,
+    /// Where to serve `GET /healthz` (the control loop answers) and `GET /readyz` (200
+    /// once the server has answered a poll, 503 from the start of shutdown), e.g.
+    /// `0.0.0.0:8080` for Kubernetes probes. `None`, the default, serves nothing; a taken
+    /// address stops the worker at start.
+    pub health_bind: Option<std::net::SocketAddr>,
     /// How long in-flight activities may run on after shutdown begins.
     pub shutdown_grace: Duration,
     /// A poll of an async activity's future that holds its thread longer than this is
@@ -51,6 +88,9 @@ pub struct WorkerOptions {
     /// Payload codecs (encryption, compression) applied to every payload read or written:
     /// arguments, results, heartbeat and failure details; not headers. Empty by default.
     pub codecs: CodecChain,
+    /// Interceptors around every attempt and its heartbeats, outermost first; they run
+    /// where the activity runs (see [`crate::interceptor`]). Empty by default.
+    pub interceptors: InterceptorChain,
 }
 
 impl WorkerOptions {
@@ -62,14 +102,21 @@ impl WorkerOptions {
             connection: ConnectionOptions::default(),
             task_queue: task_queue.into(),
             max_concurrent_activities,
+            resource_based_slots: None,
+            activity_limits: std::collections::BTreeMap::new(),
             blocking_threads: max_concurrent_activities,
             blocking_nice: 10,
             async_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            pollers: 5,
+            pollers: Pollers::Auto,
+            max_activities_per_second: None,
+            max_task_queue_activities_per_second: None,
+            deployment: Deployment::default(),
+            health_bind: None,
             shutdown_grace: Duration::from_secs(10),
             stall_threshold: Duration::from_millis(100),
             metrics_bind: None,
             codecs: CodecChain::new(),
+            interceptors: InterceptorChain::new(),
         }
     }
 }

@@ -26,8 +26,6 @@ use crate::proto::{
 const INTERVAL: Duration = Duration::from_secs(60);
 /// The name the server shows, and filters on: `temporal worker list -q 'SdkName="legwork"'`.
 const SDK_NAME: &str = "legwork";
-/// Slots are a fixed number (`max_concurrent_activities`), as sdk-core's fixed-size tuner.
-const SLOT_SUPPLIER: &str = "Fixed";
 
 /// What the heartbeats of one worker share: whether to send them, and what the previous
 /// one said, for the fields that are differences (elapsed time, last-interval counts).
@@ -178,7 +176,7 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
         activity_task_slots_info: Some(WorkerSlotsInfo {
             current_available_slots: saturate(slots.available),
             current_used_slots: saturate(slots.used),
-            slot_supplier_kind: SLOT_SUPPLIER.to_owned(),
+            slot_supplier_kind: shared.slots.kind().to_owned(),
             total_processed_tasks: saturate(processed),
             total_failed_tasks: saturate(failed),
             last_interval_processed_tasks: saturate(since.processed),
@@ -188,7 +186,7 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
             current_pollers: saturate(slots.polls),
             // Not tracked: the poll loop does not record when a poll last succeeded.
             last_successful_poll_time: None,
-            is_autoscaling: false,
+            is_autoscaling: shared.gate.is_autoscaling(),
         }),
         ..Default::default()
     }
@@ -205,14 +203,12 @@ struct ActivitySlots {
 
 impl ActivitySlots {
     fn now(shared: &Shared) -> Self {
-        let total = shared.options.max_concurrent_activities.max(1) as u64;
-        let available = shared.slots.available_permits() as u64;
+        // A resource-based supplier cannot tell what it would issue: none are counted.
+        let available = shared.slots.available().unwrap_or(0) as u64;
         let used = shared.outstanding.lock().unwrap().len() as u64;
-        let held = total.saturating_sub(available);
+        let held = shared.slots.issued() as u64;
         // A task reported but not yet dropped its permit can make this briefly high by one.
-        let polls = held
-            .saturating_sub(used)
-            .min(shared.options.pollers.max(1) as u64);
+        let polls = held.saturating_sub(used).min(shared.gate.active() as u64);
         ActivitySlots {
             available,
             used: used.min(held),

@@ -15,7 +15,7 @@ use crate::proto::service::{
     RespondActivityTaskCanceledRequest, RespondActivityTaskCompletedRequest,
     RespondActivityTaskFailedRequest,
 };
-use crate::proto::{Failure, Payload, Payloads};
+use crate::proto::{Failure, Payload, Payloads, WorkerDeploymentOptions};
 
 /// How an attempt ends, as the server hears it.
 #[derive(Debug)]
@@ -74,6 +74,8 @@ pub(crate) struct Reporter<'a> {
     pub(crate) contact: &'a Contact,
     pub(crate) namespace: &'a str,
     pub(crate) identity: &'a str,
+    /// Sent with every report, as with every poll (Worker Deployment Versioning).
+    pub(crate) deployment: &'a WorkerDeploymentOptions,
 }
 
 impl Reporter<'_> {
@@ -97,6 +99,7 @@ impl Reporter<'_> {
                     result: payloads(Some(payload)),
                     identity,
                     namespace,
+                    deployment_options: Some(self.deployment.clone()),
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {
@@ -114,6 +117,7 @@ impl Reporter<'_> {
                     last_heartbeat_details: payloads(last_heartbeat),
                     identity,
                     namespace,
+                    deployment_options: Some(self.deployment.clone()),
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {
@@ -127,6 +131,7 @@ impl Reporter<'_> {
                     details: payloads(details),
                     identity,
                     namespace,
+                    deployment_options: Some(self.deployment.clone()),
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {

@@ -2,12 +2,15 @@
 //! holds its event-loop thread past the threshold is code that blocks, and gets one
 //! warning naming the activity. A sweep from the control runtime finds polls that are
 //! still running, so an activity that blocks for good is named too, while it blocks.
+//!
+//! The sweep also flags such a poll as holding its loop (one counter per loop, see
+//! `spare.rs`): when every thread of a loop is held, new async activities go to a spare.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::spare::{EventLoops, Route};
 use crate::registry::{ActivityDescriptor, BoxOutcome, Outcome};
 use crate::telemetry::metrics::WorkerMetrics;
 
@@ -28,14 +32,24 @@ pub(crate) struct StallWatch {
     /// Wakes the sweep when an async activity starts; it sleeps while none runs.
     started: Arc<Notify>,
     metrics: WorkerMetrics,
+    /// Weak: the futures it watches hold a `StallWatch`, and may run on a spare.
+    loops: Weak<EventLoops>,
 }
+
+/// Set in `poll_started` by the sweep when it flags the poll in progress as holding its
+/// thread; stamps never reach it (2^63 ns is 292 years).
+const FLAGGED: u64 = 1 << 63;
 
 /// One activity's poll in progress, stamped in nanoseconds since `epoch()` (0: none).
 struct PollClock {
     descriptor: &'static ActivityDescriptor,
     activity_id: String,
     attempt: u32,
+    /// The start stamp of the poll in progress, `| FLAGGED` once the sweep has counted it
+    /// in `held`; the poll takes it back out when it ends.
     poll_started: AtomicU64,
+    /// Flagged polls in progress on the loop this activity runs on.
+    held: Arc<AtomicUsize>,
     /// The start stamp of the latest poll already warned about.
     warned: AtomicU64,
 }
@@ -50,12 +64,18 @@ fn stamp(at: Instant) -> u64 {
 }
 
 impl StallWatch {
-    pub(crate) fn new(threshold: Duration, stalls: Arc<AtomicU64>, metrics: WorkerMetrics) -> Self {
+    pub(crate) fn new(
+        threshold: Duration,
+        stalls: Arc<AtomicU64>,
+        metrics: WorkerMetrics,
+        loops: Weak<EventLoops>,
+    ) -> Self {
         epoch();
         StallWatch {
             threshold,
             stalls,
             metrics,
+            loops,
             polling: Arc::default(),
             next_id: Arc::default(),
             started: Arc::default(),
@@ -68,12 +88,14 @@ impl StallWatch {
         descriptor: &'static ActivityDescriptor,
         activity_id: String,
         attempt: u32,
+        held: Arc<AtomicUsize>,
     ) -> Watched {
         let clock = Arc::new(PollClock {
             descriptor,
             activity_id,
             attempt,
             poll_started: AtomicU64::new(0),
+            held,
             warned: AtomicU64::new(0),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -87,31 +109,57 @@ impl StallWatch {
         }
     }
 
-    /// Warns about polls still running past the threshold, until `stop`. Looks every half
-    /// threshold while async activities run, and sleeps while none does.
+    /// Warns about polls still running past the threshold and flags them as holding
+    /// their loop, until `stop`; then lets the spares rebalance (start one, retire idle
+    /// ones). Looks every half threshold while async activities or spares exist, and
+    /// sleeps otherwise. At `stop` (worker end) the spares are dropped.
     pub(crate) async fn sweep(self, stop: CancellationToken) {
         let period = (self.threshold / 2).max(Duration::from_millis(5));
         loop {
-            if self.polling.lock().unwrap().is_empty() {
+            let spares = self.loops.upgrade().is_some_and(|loops| loops.has_spares());
+            if !spares && self.polling.lock().unwrap().is_empty() {
                 tokio::select! {
                     _ = self.started.notified() => {}
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => break,
                 }
             }
             tokio::select! {
                 _ = tokio::time::sleep(period) => {}
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => break,
             }
-            let now = stamp(Instant::now());
-            let clocks: Vec<Arc<PollClock>> =
-                self.polling.lock().unwrap().values().cloned().collect();
-            for clock in clocks {
-                let started = clock.poll_started.load(Ordering::Acquire);
-                let held = Duration::from_nanos(now.saturating_sub(started));
-                if started != 0 && held > self.threshold && self.claim(&clock, started) {
-                    warn_stall(&clock, held, "so far, and is still running");
-                }
+            self.look();
+        }
+        if let Some(loops) = self.loops.upgrade() {
+            loops.shutdown();
+        }
+    }
+
+    /// One look of the sweep.
+    fn look(&self) {
+        let now = stamp(Instant::now());
+        let clocks: Vec<Arc<PollClock>> = self.polling.lock().unwrap().values().cloned().collect();
+        let mut warn = Vec::new();
+        for clock in clocks {
+            let raw = clock.poll_started.load(Ordering::Acquire);
+            let started = raw & !FLAGGED;
+            let held = Duration::from_nanos(now.saturating_sub(started));
+            if started == 0 || held <= self.threshold {
+                continue;
             }
+            if raw & FLAGGED == 0 {
+                flag(&clock, raw);
+            }
+            if self.claim(&clock, started) {
+                warn.push((clock, held));
+            }
+        }
+        let route = match self.loops.upgrade() {
+            Some(loops) => loops.rebalance(),
+            None => Route::Primary,
+        };
+        let takeover = route.describe();
+        for (clock, held) in warn {
+            warn_stall(&clock, held, "so far, and is still running", &takeover);
         }
     }
 
@@ -126,7 +174,23 @@ impl StallWatch {
     }
 }
 
-fn warn_stall(clock: &PollClock, held: Duration, how: &str) {
+/// Counts the poll that began at `raw` in its loop's `held`, unless it has ended since.
+fn flag(clock: &PollClock, raw: u64) {
+    // Counted first, so that the count never goes below zero when the poll ends at once.
+    clock.held.fetch_add(1, Ordering::AcqRel);
+    let flagged = clock.poll_started.compare_exchange(
+        raw,
+        raw | FLAGGED,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    if flagged.is_err() {
+        clock.held.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `takeover` is empty, or says where new async activities go now (`Route::describe`).
+fn warn_stall(clock: &PollClock, held: Duration, how: &str, takeover: &str) {
     let descriptor = clock.descriptor;
     warn!(
         activity = descriptor.name,
@@ -136,7 +200,7 @@ fn warn_stall(clock: &PollClock, held: Duration, how: &str) {
         held_ms = held.as_millis() as u64,
         "async activity `{}` ({}) has held its event-loop thread for {held:?} {how}: it \
          blocks; make it a plain #[activity] fn or move the blocking call into \
-         legwork::run_blocking",
+         legwork::run_blocking{takeover}",
         descriptor.name,
         descriptor.location,
     );
@@ -159,13 +223,16 @@ impl Future for Watched {
         let started = stamp(began);
         this.clock.poll_started.store(started, Ordering::Release);
         let poll = this.future.as_mut().poll(cx);
-        this.clock.poll_started.store(0, Ordering::Release);
+        // A swap, not a store: the sweep may have flagged this poll meanwhile.
+        if this.clock.poll_started.swap(0, Ordering::AcqRel) & FLAGGED != 0 {
+            this.clock.held.fetch_sub(1, Ordering::AcqRel);
+        }
         let held = began.elapsed();
         if held > this.watch.threshold {
             let activity = this.clock.descriptor.name;
             this.watch.metrics.stall_ended(activity, held);
             if this.watch.claim(&this.clock, started) {
-                warn_stall(&this.clock, held, "in one poll");
+                warn_stall(&this.clock, held, "in one poll", "");
             } else {
                 info!(
                     activity = this.clock.descriptor.name,
@@ -197,6 +264,7 @@ pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
             column: 1,
         },
         invoker: crate::registry::Invoker::Async(|_, _| Box::pin(std::future::pending())),
+        max_concurrent: None,
     };
     let pending = || -> BoxOutcome { Box::pin(std::future::pending()) };
     let mut cx = Context::from_waker(Waker::noop());
@@ -209,7 +277,66 @@ pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
     };
     let plain = time(&mut pending());
     let metrics = WorkerMetrics::new("bench", "bench", 1, []);
-    let watch = StallWatch::new(Duration::from_millis(100), Arc::default(), metrics);
-    let watched = time(&mut watch.watch(pending(), &NOOP, "bench".to_owned(), 1));
+    let watch = StallWatch::new(
+        Duration::from_millis(100),
+        Arc::default(),
+        metrics,
+        Weak::new(),
+    );
+    let watched = time(&mut watch.watch(pending(), &NOOP, "bench".to_owned(), 1, Arc::default()));
     (plain, watched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static BLOCKS: ActivityDescriptor = ActivityDescriptor {
+        name: "blocks",
+        function: "blocks",
+        location: crate::registry::SourceLocation {
+            file: file!(),
+            line: line!(),
+            column: 1,
+        },
+        invoker: crate::registry::Invoker::Async(|_, _| Box::pin(std::future::pending())),
+        max_concurrent: None,
+    };
+
+    /// A poll the sweep sees past the threshold counts in its loop's `held` until it ends.
+    #[test]
+    fn a_flagged_poll_holds_its_loop_until_it_returns() {
+        let metrics = WorkerMetrics::new("test", "test", 1, []);
+        let stalls = Arc::new(AtomicU64::new(0));
+        let watch = StallWatch::new(
+            Duration::from_millis(20),
+            stalls.clone(),
+            metrics,
+            Weak::new(),
+        );
+        let held = Arc::new(AtomicUsize::new(0));
+        let blocking: BoxOutcome = Box::pin(async {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(crate::proto::Payload::default())
+        });
+        let watched = watch.watch(blocking, &BLOCKS, "a".to_owned(), 1, held.clone());
+        let poller = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(watched)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        watch.look();
+        assert_eq!(held.load(Ordering::Acquire), 1, "flagged while it blocks");
+        watch.look();
+        assert_eq!(held.load(Ordering::Acquire), 1, "flagged once");
+        poller.join().unwrap().unwrap();
+        assert_eq!(
+            held.load(Ordering::Acquire),
+            0,
+            "released when the poll returns"
+        );
+        assert_eq!(stalls.load(Ordering::Relaxed), 1, "one stall, warned once");
+    }
 }

@@ -5,16 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::Notify;
 use tracing::debug;
 
 use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
 use super::respond::Report;
 use super::run::{Outstanding, Shared};
+use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
-use crate::invoke::Args;
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::registry::Outcome;
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
@@ -26,7 +26,7 @@ const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
 pub(super) async fn handle_task(
     shared: Arc<Shared>,
     mut task: PollActivityTaskQueueResponse,
-    permit: OwnedSemaphorePermit,
+    mut permit: SlotPermit,
 ) {
     let decoded = match &shared.codecs {
         Some(codecs) => codecs.decode_task(&mut task).await,
@@ -56,22 +56,27 @@ pub(super) async fn handle_task(
         .lock()
         .unwrap()
         .insert(token.clone(), (activity.clone(), attempt.clone()));
-    let outcome = match (decoded, shared.registry.get(&activity)) {
+    let mut type_permit = None;
+    let outcome = match (decoded, shared.registry.resolve(&activity)) {
         (Err(error), _) => Err(error),
         (Ok(()), None) => Err(shared.registry.not_found(&activity)),
         (Ok(()), Some(descriptor)) => {
             let timeouts = (info.start_to_close_timeout, info.heartbeat_timeout);
             let payloads = task.input.map(|input| input.payloads).unwrap_or_default();
+            let headers = task.header.map(|header| header.fields).unwrap_or_default();
             let ctx = ActivityContext::with_attempt(info, attempt.clone());
-            let run = shared.executors.run(
-                descriptor,
-                ctx,
-                Args::new(descriptor.name, payloads),
-                span.clone(),
-            );
+            // A type at its `max_concurrent` waits here, in its slot, within its timeouts.
+            let limits = &shared.type_limits;
+            let run = async {
+                type_permit = limits.wait(&activity, &attempt, &shared.shutdown).await?;
+                let input = (payloads, headers);
+                shared.executors.run(descriptor, ctx, input, span.clone()).await
+            };
             with_local_timeouts(run, &attempt, timeouts, &acked).await
         }
     };
+    // Released with the slot, once no thread works for the attempt.
+    permit.hold(type_permit);
     trace::record_outcome(&span, &outcome);
     let panicked = matches!(&outcome, Err(error) if error.error_type() == failure_type::PANIC);
     attempt.finished.cancel();
@@ -106,7 +111,7 @@ fn finish(
     shared: Arc<Shared>,
     end: AttemptEnd,
     report: Option<Report>,
-    permit: OwnedSemaphorePermit,
+    permit: SlotPermit,
     measured: Option<Measured>,
 ) {
     let AttemptEnd {
@@ -188,7 +193,7 @@ impl Measured {
         {
             shared.metrics.schedule_to_start(latency);
         }
-        if shared.registry.get(&info.activity_type).is_none() {
+        if shared.registry.resolve(&info.activity_type).is_none() {
             shared.metrics.unregistered(&info.activity_type, workflow);
         }
         Measured {
@@ -238,6 +243,8 @@ pub(super) fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
     match (attempt.cancel_reason(), outcome) {
         // The server has already timed the attempt out, or forgotten it.
         (Some(CancelReason::TimedOut | CancelReason::NotFound), _) => None,
+        // Someone else holds the task token and will complete it.
+        (_, Err(error)) if error.is_complete_async() => None,
         (_, Ok(payload)) => Some(Report::Completed(payload)),
         (Some(CancelReason::WorkerShutdown), Err(_)) => Some(Report::Failed {
             failure: Box::new(worker_shutdown_failure()),

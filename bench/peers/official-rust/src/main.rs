@@ -6,12 +6,20 @@
 //! Plain `fn` activities run on tokio's blocking pool (`spawn_blocking`, as the
 //! `#[activities]` macro generates), `async fn` ones on the runtime's worker threads. Names
 //! are set by hand: the macro's default is `Bench::noop_sync`.
+//!
+//! For the `concurrency` scenario: `--max-concurrent-activities N` (activity slots, the
+//! SDK's default 100) and `--blocking-threads N` (tokio's blocking pool, default 512: the
+//! ceiling of sync activities running at once). With `BENCH_LAG_FILE` set, a probe appends
+//! `unix_seconds lag_ms` every 500 ms: how late a timer fires on the one runtime that polls,
+//! responds and runs async activities (legwork's `legwork_control_loop_lag`, measured the
+//! same way).
 
 use std::time::Duration;
 
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 fn thread_cpu() -> Duration {
@@ -76,6 +84,13 @@ impl Bench {
         Ok(())
     }
 
+    /// Awaits a timer: parked, it holds no thread.
+    #[activity(name = "sleep_async")]
+    pub async fn sleep_async(_ctx: ActivityContext, ms: u64) -> Result<(), ActivityError> {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(())
+    }
+
     #[activity(name = "heartbeat_sync")]
     pub fn heartbeat_sync(
         ctx: ActivityContext,
@@ -108,16 +123,62 @@ fn flag(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Appends how late a 500 ms timer fires on this runtime to `path`, one line a tick.
+async fn lag_probe(path: String) {
+    use std::io::Write;
+    let tick = Duration::from_millis(500);
+    let Ok(mut file) = std::fs::File::create(&path) else {
+        eprintln!("cannot create {path}");
+        return;
+    };
+    let mut due = tokio::time::Instant::now() + tick;
+    loop {
+        tokio::time::sleep_until(due).await;
+        let now = tokio::time::Instant::now();
+        let lag = now.saturating_duration_since(due);
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let _ = writeln!(
+            file,
+            "{:.3} {:.3}",
+            wall.as_secs_f64(),
+            lag.as_secs_f64() * 1e3
+        );
+        due = now + tick;
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let blocking: usize = flag("--blocking-threads", "512").parse()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(blocking)
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let address = flag("--address", "127.0.0.1:7233");
     let task_queue = flag("--task-queue", "bench");
+    let slots: usize = flag("--max-concurrent-activities", "100").parse()?;
+    if let Ok(path) = std::env::var("BENCH_LAG_FILE") {
+        tokio::spawn(lag_probe(path));
+    }
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let url: temporalio_client::Url = format!("http://{address}").parse()?;
     let connection = Connection::connect(ConnectionOptions::new(url).build()).await?;
     let client = Client::new(connection, ClientOptions::new("default").build())?;
+    let fixed = |n| FixedSizeSlotSupplier::new(n);
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(fixed(100))
+        .activity_task_slot_supplier(fixed(slots))
+        .local_activity_task_slot_supplier(fixed(100))
+        .nexus_task_slot_supplier(fixed(100))
+        .build();
     let options = WorkerOptions::new(task_queue)
         .register_activities(Bench)
+        .tuner(tuner)
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     worker.run().await?;

@@ -1,0 +1,13 @@
+use legwork::activity;
+use legwork::client::{ActivityOptions, Client};
+
+#[activity]
+fn resize(path: String, width: u32) -> String {
+    format!("{path}@{width}")
+}
+
+async fn call(client: &Client) {
+    let _ = resize::start(client, ActivityOptions::new("images"), "a.png".to_owned(), "wide").await;
+}
+
+fn main() {}
