@@ -13,6 +13,7 @@ mod health;
 mod heartbeat;
 mod lag;
 mod options;
+mod poll;
 mod pollers;
 mod presence;
 mod rate_limit;
@@ -23,6 +24,7 @@ mod shutdown;
 mod slots;
 mod spare;
 mod stall;
+mod startup;
 mod task;
 
 use std::net::SocketAddr;
@@ -45,22 +47,39 @@ use crate::registry::{DuplicateActivity, Registry};
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// Two activities share a name, or two dynamic activities are linked.
     #[error(transparent)]
     DuplicateActivity(#[from] DuplicateActivity),
+    /// The server could not be reached, or refused the connection's settings.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The namespace does not exist on the server.
     #[error("namespace `{namespace}` does not exist on {address}; check --namespace or TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)")]
-    UnknownNamespace { namespace: String, address: String },
+    UnknownNamespace {
+        /// The namespace asked for.
+        namespace: String,
+        /// The server address.
+        address: String,
+    },
+    /// The control runtime, the event loop or the pool could not start its threads.
     #[error("could not start the worker's threads: {0}")]
     Io(#[from] std::io::Error),
+    /// The metrics endpoint could not listen on its address.
     #[error("cannot serve metrics on {address}: {source}; choose another --metrics-bind address")]
     MetricsBind {
+        /// The address asked for.
         address: SocketAddr,
+        /// Why binding failed, e.g. the address is in use.
         source: std::io::Error,
     },
-    #[error("cannot serve health probes on {address}: {source}; choose another --health-bind address")]
+    /// The health endpoint could not listen on its address.
+    #[error(
+        "cannot serve health probes on {address}: {source}; choose another --health-bind address"
+    )]
     HealthBind {
+        /// The address asked for.
         address: SocketAddr,
+        /// Why binding failed, e.g. the address is in use.
         source: std::io::Error,
     },
     /// A setting that cannot work (poller bounds, rate limits, deployment versioning,
