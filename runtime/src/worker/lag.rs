@@ -22,6 +22,8 @@ pub struct Lag {
     pub max: Duration,
     /// The mean wait of the probes that ran.
     pub mean: Duration,
+    /// How many probes have run since the worker started: one per 500 ms while the
+    /// runtime keeps up, fewer while it is blocked.
     pub samples: u64,
 }
 

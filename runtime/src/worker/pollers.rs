@@ -38,8 +38,11 @@ pub enum Pollers {
     Fixed(usize),
     /// Follow the server's suggestions within `minimum..=maximum`, starting at `initial`.
     Autoscaling {
+        /// The fewest polls kept open; at least 1.
         minimum: usize,
+        /// The polls opened at start; at least `minimum`.
         initial: usize,
+        /// The most polls open at once; at least `initial`.
         maximum: usize,
     },
 }

@@ -66,11 +66,11 @@ pub(super) async fn handle_task(
             let headers = task.header.map(|header| header.fields).unwrap_or_default();
             let ctx = ActivityContext::with_attempt(info, attempt.clone());
             // A type at its `max_concurrent` waits here, in its slot, within its timeouts.
-            let limits = &shared.type_limits;
+            let (limits, executors) = (&shared.type_limits, &shared.executors);
             let run = async {
                 type_permit = limits.wait(&activity, &attempt, &shared.shutdown).await?;
                 let input = (payloads, headers);
-                shared.executors.run(descriptor, ctx, input, span.clone()).await
+                executors.run(descriptor, ctx, input, span.clone()).await
             };
             with_local_timeouts(run, &attempt, timeouts, &acked).await
         }

@@ -49,6 +49,28 @@ pub(crate) fn supplier(options: &WorkerOptions) -> Arc<dyn SlotSupplier> {
     }
 }
 
+/// The most slots `options` allow: the fixed number, or the resource-based maximum.
+pub(crate) fn most(options: &WorkerOptions) -> usize {
+    match &options.resource_based_slots {
+        Some(resource) => resource.maximum_slots,
+        None => options.max_concurrent_activities.max(1),
+    }
+}
+
+/// The slot setting, for the start-up line.
+pub(crate) fn describe(options: &WorkerOptions) -> String {
+    match &options.resource_based_slots {
+        Some(resource) => format!(
+            "resource-based: memory {}, cpu {}, {}..={} slots",
+            resource.target_memory,
+            resource.target_cpu,
+            resource.minimum_slots,
+            resource.maximum_slots
+        ),
+        None => options.max_concurrent_activities.max(1).to_string(),
+    }
+}
+
 /// One issued slot; dropping it releases it.
 pub(crate) struct SlotPermit {
     /// Whatever the supplier needs dropped to take the slot back.
