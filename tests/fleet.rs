@@ -8,8 +8,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use legwork::testing::DevServer;
 use legwork::worker::{Deployment, Pollers, RunningWorker, Worker, WorkerOptions};
 use legwork::{activity, ActivityContext};
 
+use common::http::get;
 use common::task_queue;
 
 // No dash: the server's metrics spell namespaces with `_` for `-`.
@@ -83,20 +83,6 @@ async fn start_many(client: &Client, activity: &str, queue: &str, count: usize) 
     }
 }
 
-fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
-
 /// The sum of every series of `name` whose line contains all of `labels`.
 fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
@@ -109,7 +95,7 @@ fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
 fn scrape_url(url: &str) -> String {
     let rest = url.trim_start_matches("http://");
     let (host, path) = rest.split_once('/').unwrap_or((rest, "metrics"));
-    get(host.parse().unwrap(), &format!("/{path}")).1
+    get(host.parse().unwrap(), &format!("/{path}")).body
 }
 
 #[activity(async)]
@@ -316,10 +302,10 @@ async fn probes_say_ready_after_the_first_poll_and_not_once_shutdown_begins() {
     options.shutdown_grace = Duration::from_secs(5);
     let worker = Worker::new(options).start().expect("the worker starts");
     // No task is queued, so no poll has been answered yet.
-    assert_eq!(get(address, "/readyz").0, 503);
-    assert_eq!(get(address, "/healthz").0, 200);
+    assert_eq!(get(address, "/readyz").status, 503);
+    assert_eq!(get(address, "/healthz").status, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while get(address, "/readyz").0 != 200 {
+    while get(address, "/readyz").status != 200 {
         assert!(Instant::now() < deadline, "never ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -339,8 +325,8 @@ async fn probes_say_ready_after_the_first_poll_and_not_once_shutdown_begins() {
     common::wait_until_started(&handle).await;
     worker.shutdown();
     // The in-flight activity keeps the worker alive in its grace period.
-    assert_eq!(get(address, "/readyz").0, 503);
-    assert!(get(address, "/readyz").1.contains("shutting down"));
-    assert_eq!(get(address, "/healthz").0, 200);
+    assert_eq!(get(address, "/readyz").status, 503);
+    assert!(get(address, "/readyz").body.contains("shutting down"));
+    assert_eq!(get(address, "/healthz").status, 200);
     worker.join();
 }

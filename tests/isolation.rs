@@ -3,14 +3,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use legwork::client::{Client, StartActivity};
 use legwork::{activity, run_blocking, ActivityContext, ActivityError};
 
+use common::logs::captured_logs;
 use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
 /// The mistake the Python docs warn about: blocking inside `async`.
@@ -54,32 +53,6 @@ async fn offloaded(millis: u64) -> Result<String, ActivityError> {
 #[activity(async)]
 async fn offloaded_panic() -> Result<(), ActivityError> {
     run_blocking(|| panic!("inside run_blocking")).await
-}
-
-/// Every log line of this test binary.
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || LogWriter(sink.clone()))
-            .init();
-        logs
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Starts `count` activities at once and waits for all of them; returns the elapsed time.

@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use legwork::client::StartActivity;
 use legwork::worker::RunningWorker;
 use legwork::{activity, ActivityContext, ActivityError};
 
+use common::http::get;
 use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
 /// What Temporal's `temporal-core-sdks-otel.json` dashboard queries.
@@ -101,29 +101,18 @@ fn metered_worker(queue: &str) -> (RunningWorker, SocketAddr) {
     (worker, address)
 }
 
-/// A plain HTTP/1.1 GET; returns the status line, the headers and the body.
-fn get(address: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.to_owned(), body.to_owned())
-}
-
 fn scrape(address: SocketAddr) -> String {
-    let (head, body) = get(address, "/metrics");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let reply = get(address, "/metrics");
+    assert_eq!(reply.status, 200, "{}", reply.head);
     assert!(
-        head.to_ascii_lowercase()
+        reply
+            .head
+            .to_ascii_lowercase()
             .contains("content-type: text/plain; version=0.0.4"),
-        "{head}"
+        "{}",
+        reply.head
     );
-    body
+    reply.body
 }
 
 /// The value of the one series `name` whose labels include `labels`, if any.
@@ -230,8 +219,7 @@ async fn a_worker_exports_core_names_labels_and_buckets() {
         value(text, "temporal_request_failure", &refused).is_some()
     })
     .await;
-    let (status, _) = get(address, "/other");
-    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    assert_eq!(get(address, "/other").status, 404);
     drop(worker);
 
     let base = [

@@ -4,15 +4,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use legwork::client::{ActivityHandle, Client, StartActivity};
 use legwork::worker::RunningWorker;
 use legwork::{activity, run_blocking, ActivityError};
 
+use common::http::get;
+use common::logs::captured_logs;
 use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
 /// Blocks its event-loop thread, as `std::thread::sleep` in an `async fn` does.
@@ -36,32 +36,6 @@ async fn offload() -> Result<(String, String), ActivityError> {
     Ok((activity, closure))
 }
 
-/// Every log line of this test binary.
-fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || LogWriter(sink.clone()))
-            .init();
-        logs
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A worker for `queue` with its metrics served on a free port.
 fn metered_worker(queue: &str, async_threads: usize) -> (RunningWorker, SocketAddr) {
     let mut options = worker_options(queue);
@@ -74,18 +48,11 @@ fn metered_worker(queue: &str, async_threads: usize) -> (RunningWorker, SocketAd
 
 /// `legwork_event_loop_spares` as the worker exports it.
 fn spares(address: SocketAddr) -> f64 {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let line = response
+    let text = get(address, "/metrics").body;
+    let line = text
         .lines()
         .find(|line| line.starts_with("legwork_event_loop_spares"))
-        .unwrap_or_else(|| panic!("no legwork_event_loop_spares in:\n{response}"));
+        .unwrap_or_else(|| panic!("no legwork_event_loop_spares in:\n{text}"));
     line.rsplit_once(' ').unwrap().1.parse().unwrap()
 }
 

@@ -9,10 +9,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use legwork::activity;
-use legwork::client::{ActivityHandle, Client, StartActivity};
+use legwork::client::{ActivityHandle, ActivityOutcome, Client, StartActivity};
 use legwork::worker::{ResourceBasedSlots, Worker};
 
-use common::{client, start_worker, task_queue, worker_options};
+use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
 /// Attempts of one activity running now, and the most seen at once, from inside them.
 struct Concurrency {
@@ -62,6 +62,12 @@ async fn slots_light() {
 #[activity]
 fn slots_overridden() {
     OVERRIDDEN.run(Duration::from_millis(150));
+}
+
+/// Runs 1.5 s whatever happens, inside the 2 s grace of the tests' workers.
+#[activity]
+fn slots_long() {
+    std::thread::sleep(Duration::from_millis(1500));
 }
 
 #[activity(async)]
@@ -146,6 +152,55 @@ async fn the_worker_option_limits_a_type_without_the_attribute() {
     }
     drop(worker);
     assert_eq!(OVERRIDDEN.peak(), 3);
+}
+
+#[tokio::test]
+async fn tasks_waiting_for_their_type_are_handed_back_at_once_on_shutdown() {
+    let queue = task_queue("slots-shutdown");
+    let client = client().await;
+    let mut options = worker_options(&queue);
+    options.activity_limits.insert("slots_long".to_owned(), 1);
+    let worker = start_worker(options);
+    let mut handles = Vec::new();
+    for i in 0..3 {
+        let start = StartActivity::new("slots_long", &queue).id(format!("{queue}-{i}"));
+        handles.push(start_once(&client, start).await);
+    }
+    // All three are held by the worker: one runs, two wait for the type's permit.
+    for handle in &handles {
+        wait_until_started(handle).await;
+    }
+    let shutdown = Instant::now();
+    worker.shutdown();
+    let mut outcomes = tokio::task::JoinSet::new();
+    for handle in handles {
+        // The running one completes 1.5 s after it started; the others fail at once.
+        outcomes.spawn(async move {
+            let outcome = tokio::time::timeout(Duration::from_millis(1000), handle.outcome());
+            (outcome.await, shutdown.elapsed())
+        });
+    }
+    let mut handed_back = Vec::new();
+    while let Some(joined) = outcomes.join_next().await {
+        if let (Ok(Ok(ActivityOutcome::Failed(failure))), after) = joined.unwrap() {
+            assert_eq!(
+                failure.failure_type.as_deref(),
+                Some("WorkerShutdown"),
+                "{failure:?}"
+            );
+            handed_back.push(after);
+        }
+    }
+    eprintln!("handed back after {handed_back:?}");
+    let handed_back = handed_back.len();
+    assert_eq!(
+        handed_back, 2,
+        "the two waiting tasks were not handed back at once"
+    );
+    let report = tokio::task::spawn_blocking(move || worker.join())
+        .await
+        .unwrap();
+    assert_eq!((report.completed, report.failed), (1, 2), "{report:?}");
 }
 
 #[test]

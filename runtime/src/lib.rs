@@ -2,11 +2,14 @@
 //!
 //! Users depend on the `legwork` facade, which re-exports what is public here.
 
+#![deny(missing_docs)]
+
 mod attempt;
 mod connection;
 mod context;
 mod dynamic;
 mod error;
+mod http_server;
 mod invoke;
 mod main_entry;
 mod payload;

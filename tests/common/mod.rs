@@ -11,6 +11,8 @@ use legwork::client::{
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
+pub mod http;
+pub mod logs;
 pub mod process;
 pub mod procfs;
 pub mod python;

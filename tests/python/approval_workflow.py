@@ -8,16 +8,15 @@ one JSON object: {"result": ..., "error": ...}.
 Usage: approval_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE WORKFLOW_ID ACTIVITY_ID DOCUMENT
 """
 
-import asyncio
-import json
-import os
 import sys
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
+
+import interop
 
 
 # Not sandboxed: the sandbox re-imports a workflow's module, and this one is `__main__`.
@@ -45,18 +44,8 @@ async def main(address, workflow_queue, activity_queue, workflow_id, activity_id
             task_queue=workflow_queue,
             execution_timeout=timedelta(seconds=90),
         )
-        try:
-            print(json.dumps({"result": await handle.result(), "error": None}))
-        except WorkflowFailureError as error:
-            cause = error.cause
-            while getattr(cause, "cause", None) is not None:
-                cause = cause.cause
-            print(json.dumps({"result": None, "error": str(cause)}))
+        await interop.print_outcome(handle)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:7]))
-    # The SDK's native threads can crash the interpreter while it finalizes: leave
-    # without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:7])

@@ -12,8 +12,6 @@ as the server stores them (fetch_history does not decode).
 Usage: codec_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVITY ARGS_JSON
 """
 
-import asyncio
-import os
 import dataclasses
 import json
 import sys
@@ -28,6 +26,7 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
+import interop
 from codec_check import SampleEncryptionCodec
 
 
@@ -110,8 +109,4 @@ async def main(address, workflow_queue, activity_queue, activity, args_json):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:6]))
-    # The SDK's native threads can crash the interpreter while it finalizes ("PyGILState_Release
-    # ... finalizing"), after the work is done: leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:6])

@@ -8,9 +8,7 @@ the workflow's id and the results.
 Usage: dynamic_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE CALLS_JSON
 """
 
-import asyncio
 import json
-import os
 import sys
 import uuid
 from datetime import timedelta
@@ -20,6 +18,8 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 from temporalio.worker import Worker
+
+import interop
 
 
 # Not sandboxed: the sandbox re-imports a workflow's module, and this one is `__main__`.
@@ -58,8 +58,4 @@ async def main(address, workflow_queue, activity_queue, calls):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])))
-    # The SDK's native threads can crash the interpreter while it finalizes, after the
-    # work is done: leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:4], json.loads(sys.argv[4]))

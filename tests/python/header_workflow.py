@@ -10,16 +10,14 @@ or the failure's message when it failed. The script prints one JSON object:
 Usage: header_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVITY TENANT ARGS_JSON
 """
 
-import asyncio
 import json
-import os
 import sys
 import uuid
 from datetime import timedelta
 
 import temporalio.converter
 from temporalio import workflow
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import (
     Interceptor,
@@ -29,6 +27,8 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+
+import interop
 
 TENANT = {"value": None}
 
@@ -80,18 +80,8 @@ async def main(address, workflow_queue, activity_queue, activity, tenant, args_j
             task_queue=workflow_queue,
             execution_timeout=timedelta(seconds=60),
         )
-        try:
-            print(json.dumps({"result": await handle.result(), "error": None}))
-        except WorkflowFailureError as error:
-            cause = error.cause
-            while getattr(cause, "cause", None) is not None:
-                cause = cause.cause
-            print(json.dumps({"result": None, "error": str(cause)}))
+        await interop.print_outcome(handle)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:7]))
-    # The SDK's native threads can crash the interpreter while it finalizes: leave
-    # without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:7])

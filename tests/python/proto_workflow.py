@@ -19,10 +19,8 @@ Usage: proto_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVIT
        DESCRIPTOR_SET ENCODING
 """
 
-import asyncio
 import dataclasses
 import json
-import os
 import sys
 import uuid
 from datetime import timedelta
@@ -34,6 +32,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
+
+import interop
 
 # Set by load_messages before the workflow runs.
 Order = Receipt = PRIORITY_RUSH = None
@@ -144,8 +144,4 @@ async def main(
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:8]))
-    # The SDK's native threads can crash the interpreter while it finalizes, after the
-    # work is done: leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:8])

@@ -8,8 +8,6 @@ the workflow's ids, each activity's result, and every span it finished.
 Usage: trace_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE ACTIVITY...
 """
 
-import asyncio
-import os
 import json
 import sys
 import uuid
@@ -24,6 +22,8 @@ from temporalio.common import RetryPolicy
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.exceptions import ActivityError
 from temporalio.worker import Worker
+
+import interop
 
 
 # Not sandboxed: the sandbox re-imports a workflow's module, and this one is `__main__`.
@@ -90,8 +90,4 @@ async def main(address, workflow_queue, activity_queue, activities):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
-    # The SDK's native threads can crash the interpreter while it finalizes ("PyGILState_Release
-    # ... finalizing"), after the work is done: leave without finalizing.
-    sys.stdout.flush()
-    os._exit(0)
+    interop.run(main, *sys.argv[1:4], sys.argv[4:])

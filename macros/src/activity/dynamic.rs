@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::Type;
 
 use super::args::Options;
-use super::expand::{call, finish, helpers, location, private};
+use super::expand::{call, descriptor, finish, private, registered};
 use super::model::{last_segment, strip_groups, Activity};
 
 /// A crate-root name each dynamic activity defines, so that a second one in the same
@@ -56,41 +56,19 @@ fn is_dynamic_call(ty: &Type) -> bool {
 /// The invoker, its descriptor, and the crate-root marker.
 pub fn registration(_options: &Options, activity: &Activity, dynamic: Span) -> TokenStream {
     let private = private();
-    let function = activity.default_name();
-    let location = location(activity);
     let (invoker, kind) = if activity.function.sig.asyncness.is_some() {
         (async_invoker(activity), quote!(Async))
     } else {
         (sync_invoker(activity), quote!(Sync))
     };
-    let helpers = helpers();
+    // Limits of types it serves are set by name in the worker's options.
+    let none = quote!(::core::option::Option::None);
+    let descriptor = descriptor(activity, quote!(#private::DYNAMIC_NAME), kind, none);
+    let block = registered(invoker, quote!(#private::DynamicDescriptor(#descriptor)));
     let marker = syn::Ident::new(ONE_PER_CRATE, dynamic);
     let macro_rules = quote_spanned!(dynamic=> macro_rules!);
     quote! {
-        #[doc(hidden)]
-        #[allow(
-            non_upper_case_globals,
-            non_snake_case,
-            unused_qualifications,
-            unused_mut,
-            unused_variables,
-            unreachable_code,
-            clippy::all
-        )]
-        const _: () = {
-            #helpers
-            #invoker
-            #private::inventory::submit! {
-                #private::DynamicDescriptor(#private::ActivityDescriptor {
-                    name: #private::DYNAMIC_NAME,
-                    function: ::core::concat!(::core::module_path!(), "::", #function),
-                    location: #location,
-                    invoker: #private::Invoker::#kind(__legwork_invoke),
-                    // Limits of types it serves are set by name in the worker's options.
-                    max_concurrent: ::core::option::Option::None,
-                })
-            }
-        };
+        #block
         #[doc(hidden)]
         #[macro_export]
         #macro_rules #marker { () => {} }

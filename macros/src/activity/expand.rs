@@ -19,23 +19,29 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
     if let Some(dynamic) = options.dynamic {
         return super::dynamic::registration(options, activity, dynamic);
     }
-    let private = private();
     let name = match &options.name {
         Some(name) => name.value(),
         None => activity.default_name(),
     };
-    let function = activity.default_name();
-    let location = location(activity);
     let (invoker, kind) = if options.is_async.is_some() {
         (async_invoker(activity, &name), quote!(Async))
     } else {
         (sync_invoker(activity, &name), quote!(Sync))
     };
-    let helpers = helpers();
     let max_concurrent = match &options.max_concurrent {
         Some(limit) => quote!(::core::option::Option::Some(#limit)),
         None => quote!(::core::option::Option::None),
     };
+    let descriptor = descriptor(activity, quote!(#name), kind, max_concurrent);
+    registered(invoker, descriptor)
+}
+
+/// The hidden `const _` block that defines `invoker` (`__legwork_invoke`) with the helpers
+/// it relies on, and submits `descriptor` to inventory. Lints are off inside: the code is
+/// generated, and a user's `#![deny(...)]` should not reject it.
+pub(super) fn registered(invoker: TokenStream, descriptor: TokenStream) -> TokenStream {
+    let private = private();
+    let helpers = helpers();
     quote! {
         #[doc(hidden)]
         #[allow(
@@ -50,16 +56,30 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
         const _: () = {
             #helpers
             #invoker
-            #private::inventory::submit! {
-                #private::ActivityDescriptor {
-                    name: #name,
-                    function: ::core::concat!(::core::module_path!(), "::", #function),
-                    location: #location,
-                    invoker: #private::Invoker::#kind(__legwork_invoke),
-                    max_concurrent: #max_concurrent,
-                }
-            }
+            #private::inventory::submit! { #descriptor }
         };
+    }
+}
+
+/// The `ActivityDescriptor` of `activity`, registered under `name`, whose invoker is the
+/// block's `__legwork_invoke` of `kind` (`Sync` or `Async`).
+pub(super) fn descriptor(
+    activity: &Activity,
+    name: TokenStream,
+    kind: TokenStream,
+    max_concurrent: TokenStream,
+) -> TokenStream {
+    let private = private();
+    let function = activity.default_name();
+    let location = location(activity);
+    quote! {
+        #private::ActivityDescriptor {
+            name: #name,
+            function: ::core::concat!(::core::module_path!(), "::", #function),
+            location: #location,
+            invoker: #private::Invoker::#kind(__legwork_invoke),
+            max_concurrent: #max_concurrent,
+        }
     }
 }
 

@@ -11,16 +11,13 @@
 //!   other paths.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::error::Error;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Bytes};
 use hyper::header::{self, HeaderValue, InvalidHeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::debug;
 
@@ -140,29 +137,11 @@ impl CodecServer {
     /// Serves HTTP/1 on `listener` until the task running it is dropped.
     pub async fn serve(self, listener: TcpListener) {
         let server = Arc::new(self);
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    // Out of file descriptors, or the like: try again a little later.
-                    debug!(%error, "codec server could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
+        crate::http_server::serve(listener, "codec server", move |request| {
             let server = Arc::clone(&server);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let server = Arc::clone(&server);
-                    async move { Ok::<_, Infallible>(server.handle(request).await) }
-                });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = connection.await {
-                    debug!(%error, "codec server connection ended with an error");
-                }
-            });
-        }
+            async move { server.handle(request).await }
+        })
+        .await
     }
 
     async fn apply<B>(&self, operation: Operation, request: Request<B>) -> Response<Full<Bytes>>

@@ -22,8 +22,8 @@ pub(crate) fn recording_cost(attempts: u32) -> (f64, f64, f64) {
     let metrics = WorkerMetrics::new("default", "bench", 10, ["noop_sync"]);
     let families = Families::default();
     let rpc = RpcMetrics::new(&families, "default", "bench");
-    let unmetered = per_attempt(attempts, || two_rpcs(&mut Metered::new(Answers, None)));
-    let mut metered = Metered::new(Answers, Some(rpc));
+    let unmetered = per_attempt(attempts, || two_rpcs(&mut Metered::new(Answers("0"), None)));
+    let mut metered = Metered::new(Answers("0"), Some(rpc));
     let metered = per_attempt(attempts, || two_rpcs(&mut metered));
     let series = per_attempt(attempts, || {
         let activity = metrics.activity(black_box("noop_sync"), black_box(""));
@@ -65,8 +65,10 @@ fn two_rpcs(service: &mut Metered<Answers>) {
     }
 }
 
-/// A channel that answers every call at once with `grpc-status: 0`.
-struct Answers;
+/// A channel that answers every call at once with the `grpc-status` it was built with
+/// (also the channel of `rpc`'s tests).
+#[derive(Clone)]
+pub(super) struct Answers(pub(super) &'static str);
 
 impl Service<http::Request<Body>> for Answers {
     type Response = http::Response<()>;
@@ -78,7 +80,7 @@ impl Service<http::Request<Body>> for Answers {
     }
 
     fn call(&mut self, _: http::Request<Body>) -> Self::Future {
-        let response = http::Response::builder().header("grpc-status", "0");
+        let response = http::Response::builder().header("grpc-status", self.0);
         ready(Ok(response.body(()).expect("a valid response")))
     }
 }

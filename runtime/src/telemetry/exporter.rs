@@ -3,16 +3,14 @@
 //! worker's control runtime; every other path is a 404.
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::future::ready;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use prometheus::core::Collector;
 use prometheus::proto::{MetricFamily, MetricType};
 use prometheus::{
@@ -20,7 +18,8 @@ use prometheus::{
     TextEncoder,
 };
 use tokio::net::TcpListener;
-use tracing::debug;
+
+use crate::http_server;
 
 /// The metric families of one worker, in the order a scrape lists them (by name).
 ///
@@ -134,36 +133,12 @@ fn kind(kind: MetricType) -> &'static str {
     }
 }
 
-/// Binds the metrics address; done at start, so that a taken port stops the worker there.
-pub(crate) async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(address).await
-}
-
 /// Serves `/metrics` until the runtime it runs on stops.
 pub(crate) async fn serve(listener: TcpListener, families: Families) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                // Out of file descriptors, or the like: try again a little later.
-                debug!(%error, "could not accept a metrics connection");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let families = families.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let response = respond(&request, &families);
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await {
-                debug!(%error, "metrics connection ended with an error");
-            }
-        });
-    }
+    http_server::serve(listener, "metrics server", move |request| {
+        ready(respond(&request, &families))
+    })
+    .await
 }
 
 fn respond(request: &Request<Incoming>, families: &Families) -> Response<Full<Bytes>> {

@@ -293,27 +293,8 @@ fn screaming_snake(code: Code) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::cost::Answers;
     use super::*;
-    use std::future::{ready, Ready};
-
-    /// Answers every call with the `grpc-status` it was built with.
-    #[derive(Clone)]
-    struct Answers(&'static str);
-
-    impl Service<http::Request<Body>> for Answers {
-        type Response = http::Response<()>;
-        type Error = std::convert::Infallible;
-        type Future = Ready<Result<Self::Response, Self::Error>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
-            let response = http::Response::builder().header("grpc-status", self.0);
-            ready(Ok(response.body(()).unwrap()))
-        }
-    }
 
     fn call(service: &mut Metered<Answers>, method: &str) {
         let request = http::Request::builder()

@@ -9,17 +9,16 @@
 //! Its own small HTTP/1 server (hyper, as `telemetry::exporter`'s `/metrics`), so that
 //! probes work without exposing metrics, and the two can sit on different ports.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::future::ready;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::body::Bytes;
+use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
-use tracing::debug;
+
+use crate::http_server;
 
 /// What the probes report.
 #[derive(Debug, Default)]
@@ -58,35 +57,12 @@ impl Health {
     }
 }
 
-/// Binds the probe address; done at start, so that a taken port stops the worker there.
-pub(crate) async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(address).await
-}
-
 /// Serves the probes until the runtime it runs on stops.
 pub(crate) async fn serve(listener: TcpListener, health: Arc<Health>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                debug!(%error, "could not accept a health connection");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let health = health.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let response = respond(request.method(), request.uri().path(), &health);
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await {
-                debug!(%error, "health connection ended with an error");
-            }
-        });
-    }
+    http_server::serve(listener, "health server", move |request| {
+        ready(respond(request.method(), request.uri().path(), &health))
+    })
+    .await
 }
 
 fn respond(method: &Method, path: &str, health: &Health) -> Response<Full<Bytes>> {

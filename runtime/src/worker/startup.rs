@@ -13,6 +13,7 @@ use super::{WorkerError, WorkerOptions};
 use crate::connection::{
     connect_metered, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, UNARY_DEADLINE,
 };
+use crate::http_server;
 use crate::proto::service::DescribeNamespaceRequest;
 use crate::proto::{Capabilities, WorkerDeploymentOptions};
 use crate::telemetry::exporter;
@@ -91,7 +92,7 @@ async fn start_health(options: &WorkerOptions, health: &Arc<Health>) -> Result<(
         return Ok(());
     };
     let bind_error = |source| WorkerError::HealthBind { address, source };
-    let listener = health::bind(address).await.map_err(bind_error)?;
+    let listener = http_server::bind(address).await.map_err(bind_error)?;
     let bound = listener.local_addr().map_err(bind_error)?;
     tokio::spawn(health::serve(listener, health.clone()));
     info!("health probes served at http://{bound}/healthz and /readyz");
@@ -108,7 +109,7 @@ async fn start_metrics(
         return Ok(None);
     };
     let bind_error = |source| WorkerError::MetricsBind { address, source };
-    let listener = exporter::bind(address).await.map_err(bind_error)?;
+    let listener = http_server::bind(address).await.map_err(bind_error)?;
     let bound = listener.local_addr().map_err(bind_error)?;
     tokio::spawn(exporter::serve(listener, metrics.families().clone()));
     info!("metrics served at http://{bound}/metrics");

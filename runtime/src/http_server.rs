@@ -1,0 +1,52 @@
+//! The accept-and-serve loop behind the worker's small HTTP/1 servers: `/metrics`
+//! (`telemetry::exporter`), the health probes (`worker::health`) and the codec server.
+//! Each brings only its handler; the loop, its error handling and its logging are here.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tracing::debug;
+
+/// Binds `address`; done at start, so that a taken port stops the worker there.
+pub(crate) async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address).await
+}
+
+/// Answers each connection on `listener` with `handle`, one task per connection, until
+/// the task running this is dropped. `name` says which server, in debug logs.
+pub(crate) async fn serve<H, F>(listener: TcpListener, name: &'static str, handle: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, or the like: try again a little later.
+                debug!(%error, "{name} could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let response = handle(request);
+                async move { Ok::<_, Infallible>(response.await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                debug!(%error, "{name} connection ended with an error");
+            }
+        });
+    }
+}

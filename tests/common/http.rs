@@ -1,0 +1,38 @@
+//! A plain HTTP/1.1 GET, for the worker's own small servers (`/metrics`, the probes).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// What a GET got back.
+pub struct Reply {
+    /// The status code, e.g. 200.
+    pub status: u16,
+    /// The status line and the headers.
+    pub head: String,
+    pub body: String,
+}
+
+/// GETs `path` from `address` over a fresh connection, read to its close.
+pub fn get(address: SocketAddr, path: &str) -> Reply {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers in:\n{response}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in:\n{head}"));
+    Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
