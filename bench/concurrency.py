@@ -87,7 +87,8 @@ def histogram_summary(after, before=None):
         return {"samples": 0, "p99_le_ms": None}
     p99 = next(le for le, c in counts.items() if c >= 0.99 * total)
     mean = (after.get("sum", 0) - before.get("sum", 0)) / total
-    return {"samples": int(total), "p99_le_ms": p99, "mean_ms": mean}
+    return {"samples": int(total), "p99_le_ms": p99, "mean_ms": mean,
+            "over_10_ms": int(total - counts.get(10.0, total))}
 
 
 def lag_file_summary(path, t0, t1):
@@ -147,6 +148,9 @@ def part(h, cli, worker, rep, p, activity, count):
                        and run.enqueue.started("park", count - TAIL, timeout=600))
         t_all = time.time()
         result["all_started"] = all_started
+        if run.worker.poll() is not None:
+            raise RuntimeError(f"the worker exited ({run.worker.returncode}); see "
+                               f"{h.LOGS / (run.tag + '-worker.log')}")
         if worker == "legwork":
             ramp = control_lag_buckets(port)
         t0, t1, figures = watch(h, run, t_all, p["window_s"])
@@ -174,9 +178,15 @@ def control_lag_buckets(port):
 
 def concurrency(h, cli, worker, rep, p):
     """Both parts, each on a fresh server."""
-    parked = part(h, cli, worker, rep, p, "sleep_async", p["parked"])
-    sync = part(h, cli, worker, rep, p, "block_sync", p["sync_parked"])
-    return {"ok": parked["ok"] and sync["ok"], "async": parked, "sync": sync}
+    out = {}
+    for key, activity, count in (("async", "sleep_async", p["parked"]),
+                                 ("sync", "block_sync", p["sync_parked"])):
+        try:  # one part failing must not lose the other's figures
+            out[key] = part(h, cli, worker, rep, p, activity, count)
+        except Exception as error:
+            h.log(f"  {worker}: {SCENARIO} {key} failed: {error}")
+            out[key] = {"ok": False, "error": str(error)}
+    return {"ok": all(r["ok"] for r in out.values()), **out}
 
 
 def lag_cell(r, phase):
@@ -184,7 +194,10 @@ def lag_cell(r, phase):
     if "p99_le_ms" in lag:
         if lag["p99_le_ms"] is None:
             return "n/a"
-        return f"p99 ≤ {lag['p99_le_ms']:g}, mean {lag['mean_ms']:.2f} ({lag['samples']} samples)"
+        over = lag.get("over_10_ms")
+        over = f", {over} over 10" if over is not None else ""
+        return (f"p99 ≤ {lag['p99_le_ms']:g}, mean {lag['mean_ms']:.2f}{over} "
+                f"({lag['samples']} samples)")
     if lag.get("samples"):
         return (f"p99 {lag['p99_ms']:.1f}, max {lag['max_ms']:.1f}, mean {lag['mean_ms']:.2f} "
                 f"({lag['samples']} samples)")
@@ -231,6 +244,9 @@ def report_table(lines, data, workers, labels, fmt, median_of):
                  f"fall); the peers: the same 500 ms timer probe on their runtime; first "
                  f"repetition**")
     lines.append("")
+    if data.get("note"):  # figures merged from more than one run say so
+        lines.append(data["note"])
+        lines.append("")
     lines.append("| | " + " | ".join(labels) + " |")
     lines.append("|---" * (len(labels) + 1) + "|")
     for name, getter in rows:

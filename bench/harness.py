@@ -694,6 +694,9 @@ def blocked_loop(cli, worker, rep, p):
     try:
         run.start_worker()
         run.warm_up()
+        # A first batch settles the worker (its first second is slower): not measured.
+        run.enqueue.start("settle", n, "tiny_async", *gap)
+        run.enqueue.wait("settle", n, timeout=120)
         log(f"  {worker}: {n} tiny_async, idle")
         run.enqueue.start("idle", n, "tiny_async", *gap)
         run.enqueue.wait("idle", n, timeout=120)
@@ -849,6 +852,23 @@ def report(data):
             return "n/a"
         return fmt(median_of(runs, *path), digits)
 
+    def idle_vs_loaded(s, loaded):
+        """The three rows every idle-vs-loaded scenario opens with; `loaded` names its load."""
+        def medians(w, phase):
+            return f"{get(s, w, phase, 'median_ms', digits=0)} / {get(s, w, phase, 'max_ms', digits=0)}"
+
+        def slowdown(w):
+            runs = res[s].get(w)
+            if not runs:
+                return "n/a"
+            return fmt(ratio(median_of(runs, 'loaded', 'median_ms'), median_of(runs, 'idle', 'median_ms')))
+
+        return [
+            ("idle median / max", lambda w: medians(w, "idle")),
+            (f"{loaded} median / max", lambda w: medians(w, "loaded")),
+            (f"{loaded} / idle median", slowdown),
+        ]
+
     for scenario, n in (("noop_async", p["noop"]), ("noop_sync", p["noop"]),
                         ("cpu_sync", p["cpu"])):
         if scenario not in res:
@@ -872,9 +892,7 @@ def report(data):
         table(f"latency under load: {p['tiny_async']} tiny_async {p['tiny_interval_ms']} ms apart, "
               f"idle vs while {p['blockers']} block_sync({p['block_ms']} ms) run "
               f"(schedule to close, ms)", [
-                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
-                  ("loaded median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
-                  ("loaded / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  *idle_vs_loaded(s, "loaded"),
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
               ])
     if "rogue_async" in res:
@@ -891,9 +909,7 @@ def report(data):
               f"{p['hb_every_ms']} ms beats, {p['hb_timeout_ms']} ms timeout), idle vs while "
               f"{p['rogues']} async activities block their thread for {p['rogue_ms']} ms "
               f"(schedule to close, ms)", [
-                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
-                  ("rogue median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
-                  ("rogue / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  *idle_vs_loaded(s, "rogue"),
                   ("heartbeat timed out", hb),
                   ("heartbeat_sync schedule to start (ms)", lambda w: get(s, w, "heartbeat_schedule_to_start_ms", digits=0)),
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
@@ -904,9 +920,7 @@ def report(data):
         table(f"blocked event loop: {p['tiny_async']} tiny_async {p['tiny_interval_ms']} ms "
               f"apart, idle vs while {p['blocked_rogues']} async activities (2 × cores) block "
               f"their thread for {p['blocked_ms']} ms (schedule to close, ms)", [
-                  ("idle median / max", lambda w: f"{get(s, w, 'idle', 'median_ms', digits=0)} / {get(s, w, 'idle', 'max_ms', digits=0)}"),
-                  ("blocked median / max", lambda w: f"{get(s, w, 'loaded', 'median_ms', digits=0)} / {get(s, w, 'loaded', 'max_ms', digits=0)}"),
-                  ("blocked / idle median", lambda w: fmt(ratio(median_of(res[s].get(w, []), 'loaded', 'median_ms'), median_of(res[s].get(w, []), 'idle', 'median_ms'))) if res[s].get(w) else "n/a"),
+                  *idle_vs_loaded(s, "blocked"),
                   ("tiny ones done before the first rogue", lambda w: get(s, w, "tiny_closed_while_blocked", digits=0)),
                   ("peak RSS (MiB)", lambda w: get(s, w, "peak_rss_mib", digits=1)),
               ])
