@@ -1,13 +1,14 @@
 #![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 #[doc(inline)]
 pub use legwork_macros::activity;
 pub use legwork_runtime::run_blocking;
-pub use legwork_runtime::{DynamicArgs, DynamicCall};
 pub use legwork_runtime::{
     client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
     DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
 };
+pub use legwork_runtime::{DynamicArgs, DynamicCall};
 
 #[doc(hidden)]
 pub use legwork_runtime::__private;
@@ -34,6 +35,18 @@ pub use legwork_runtime::__private;
 /// }
 ///
 /// legwork::main!(task_queue = "images", codecs = codecs);
+/// ```
+///
+/// A misspelt key is a compile error naming it:
+///
+/// ```compile_fail,E0599
+/// legwork::main!(task_queu = "images"); // error[E0599]: no method named `task_queu`
+/// ```
+///
+/// and so is anything that is not `key = value`:
+///
+/// ```compile_fail
+/// legwork::main!("images"); // error: expected `legwork::main!()` or ...
 /// ```
 #[macro_export]
 macro_rules! main {

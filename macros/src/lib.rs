@@ -1,23 +1,26 @@
 //! Procedural macros of [legwork](https://docs.rs/legwork). Use them through `legwork`,
 //! not this crate: the generated code names runtime items as `::legwork::__private::...`.
 
+#![deny(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod activity;
 
 /// Registers a function as a Temporal activity of this worker.
 ///
-/// ```ignore
+/// ```
 /// use legwork::{activity, ActivityContext, ActivityError};
 ///
 /// #[activity] // plain fn: runs on the worker's blocking pool
 /// fn resize(ctx: &ActivityContext, path: String, width: u32) -> Result<String, ActivityError> {
-///     # unimplemented!()
+///     ctx.heartbeat(&width)?;
+///     Ok(format!("{path}@{width}"))
 /// }
 ///
 /// #[activity(async)] // async fn: runs on the event loop; must never block
 /// async fn fetch(url: String) -> Result<Vec<u8>, ActivityError> {
-///     # unimplemented!()
+///     Ok(url.into_bytes())
 /// }
 ///
 /// #[activity(name = "compose_greeting")]
@@ -32,10 +35,57 @@ mod activity;
 ///   `T` is encoded with `serde::Serialize` (`Vec<u8>` as raw bytes, `()` as null).
 /// - The activity name defaults to the function name; `name = "..."` overrides it.
 ///
-/// Options: `async` (required exactly when the function is an `async fn`),
-/// `name = "..."`, and `allow_blocking` (only with `async`).
+/// Options, in any order, each at most once:
+///
+/// - `async`: required exactly when the function is an `async fn`;
+/// - `name = "..."`: the activity type name workflows call, instead of the function's name;
+/// - `allow_blocking` (only with `async`): turns off the blocking-call check below;
+/// - `max_concurrent = N` (N ≥ 1): at most N attempts of this activity run at once on a
+///   worker, inside the worker's own slots; `WorkerOptions::activity_limits` overrides it;
+/// - `dynamic`: the function serves every activity type no other function registers,
+///   taking one `DynamicCall` (after the optional context) instead of typed parameters;
+///   at most one per crate, and without `name`.
 ///
 /// The function itself is left untouched, so it can still be called directly in tests.
+///
+/// # Misuse is a compile error
+///
+/// Each mistake is reported on the offending tokens, with the fix. An `async fn` must say
+/// it runs on the event loop:
+///
+/// ```compile_fail
+/// use legwork::{activity, ActivityError};
+///
+/// #[activity] // error: an `async fn` activity runs on the event loop and must say so:
+///             // write `#[activity(async)]`
+/// async fn fetch(url: String) -> Result<Vec<u8>, ActivityError> {
+///     Ok(url.into_bytes())
+/// }
+/// ```
+///
+/// and `async` asks for an `async fn`:
+///
+/// ```compile_fail
+/// use legwork::activity;
+///
+/// #[activity(async)] // error: `#[activity(async)]` needs an `async fn`: add `async` here,
+///                    // or drop the `async` option to run this fn on the blocking pool
+/// fn halve(width: u32) -> u32 {
+///     width / 2
+/// }
+/// ```
+///
+/// A leading reference parameter is the context, and must be `&ActivityContext`:
+///
+/// ```compile_fail,E0277
+/// use legwork::{activity, ActivityInfo};
+///
+/// #[activity] // error[E0277]: the context parameter must be `&ActivityContext`, not
+///             // `&ActivityInfo`
+/// fn greet(info: &ActivityInfo, name: String) -> String {
+///     format!("Hello, {name}, attempt {}!", info.attempt)
+/// }
+/// ```
 ///
 /// # Blocking calls in an `async fn`
 ///
@@ -43,7 +93,6 @@ mod activity;
 /// that blocks the thread is a compile error on that call, which says how to fix it:
 ///
 /// ```compile_fail
-/// # use legwork_macros as legwork;
 /// use legwork::activity;
 ///
 /// #[activity(async)]

@@ -12,14 +12,14 @@ pub use crate::payload::{
 };
 // The probe's protobuf level (no impl without the `protobuf` feature) and the plain level
 // above it; see `payload/probe.rs`.
+pub use crate::client::typed::{encode_arg, ClientDecodeFallback, ClientEncodeFallback, ResultOk};
+pub use crate::client::{ActivityOptions, Client, ClientError, TypedActivityHandle};
+pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
 pub use crate::payload::{
     DecodeViaPlain, DecodeViaProto, EncodeViaPlain, EncodeViaProto, ProtoSerdeBound, SerdeBound,
 };
 pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
-pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
 pub use crate::registry::{DynamicDescriptor, DYNAMIC_NAME};
-pub use crate::client::typed::{encode_arg, ClientDecodeFallback, ClientEncodeFallback, ResultOk};
-pub use crate::client::{ActivityOptions, Client, ClientError, TypedActivityHandle};
 pub use inventory;
 pub use serde;
 

@@ -17,24 +17,39 @@ use crate::proto::Payload;
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ActivityInfo {
+    /// The activity's id: chosen by the workflow (by default its sequence number there)
+    /// or by whoever started a standalone activity.
     pub activity_id: String,
+    /// The name the activity was scheduled by: the registered name, or any name for the
+    /// dynamic activity.
     pub activity_type: String,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// The task queue this worker polled the task from.
     pub task_queue: String,
+    /// The namespace of the activity (and of its workflow, when it has one).
     pub namespace: String,
     /// Opaque; identifies this attempt to the server.
     pub task_token: Vec<u8>,
     /// Set when a workflow scheduled the activity.
     pub workflow_id: Option<String>,
+    /// The run of that workflow; set with `workflow_id`.
     pub workflow_run_id: Option<String>,
+    /// The workflow's type name; set with `workflow_id`.
     pub workflow_type: Option<String>,
     /// Set when the activity was started on its own, without a workflow.
     pub activity_run_id: Option<String>,
+    /// When the activity was first scheduled (the first attempt, not this one).
     pub scheduled_time: Option<SystemTime>,
+    /// When this attempt started: the server handed the task to this worker.
     pub started_time: Option<SystemTime>,
+    /// The limit on the whole activity, all attempts and retries included; `None` when
+    /// unset.
     pub schedule_to_close_timeout: Option<Duration>,
+    /// The limit on one attempt; `None` when unset.
     pub start_to_close_timeout: Option<Duration>,
+    /// The longest the server waits between heartbeats before it fails the attempt with a
+    /// heartbeat timeout; `None` when the activity need not heartbeat.
     pub heartbeat_timeout: Option<Duration>,
     /// When this attempt must end: the earlier of start + start-to-close and
     /// schedule + schedule-to-close, when either is set.
@@ -50,11 +65,15 @@ pub struct ActivityInfo {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
+    /// The wait before the first retry; `None` when the server sent none.
     pub initial_interval: Option<Duration>,
+    /// Each further wait is the previous one times this.
     pub backoff_coefficient: f64,
+    /// The cap on the wait between retries; `None` when the server sent none.
     pub maximum_interval: Option<Duration>,
     /// 0 means unlimited.
     pub maximum_attempts: u32,
+    /// Failure types ([`ActivityError::with_type`]) that end the activity without a retry.
     pub non_retryable_error_types: Vec<String>,
 }
 

@@ -18,6 +18,8 @@ pub struct Args {
 }
 
 impl Args {
+    /// The arguments of a task of `activity` (named in decoding errors), one payload per
+    /// parameter after the context, in order.
     pub fn new(activity: &'static str, payloads: Vec<Payload>) -> Self {
         Args { activity, payloads }
     }

@@ -6,6 +6,8 @@
 pub use temporalio_protos::protos::temporal::api::common::v1::{
     ActivityType, Header, Payload, Payloads, RetryPolicy,
 };
+pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
+pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;
 pub use temporalio_protos::protos::temporal::api::enums::v1::{
     ApplicationErrorCategory, TaskQueueKind, TaskQueueType, WorkerStatus,
 };
@@ -13,8 +15,6 @@ pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure,
 };
 pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;
-pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
-pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::{TaskQueue, TaskQueueMetadata};
 pub use temporalio_protos::protos::temporal::api::worker::v1::{
     WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,

@@ -38,8 +38,11 @@ impl Invoker {
 /// Where an activity is defined, for `--list` and for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceLocation {
+    /// The file, as `file!()` gives it (relative to the workspace root).
     pub file: &'static str,
+    /// 1-based.
     pub line: u32,
+    /// 1-based.
     pub column: u32,
 }
 
@@ -55,7 +58,9 @@ pub struct ActivityDescriptor {
     pub name: &'static str,
     /// The Rust path of the function, e.g. `hello::greet`.
     pub function: &'static str,
+    /// Where the function is defined.
     pub location: SourceLocation,
+    /// How a task of this type is run.
     pub invoker: Invoker,
     /// `#[activity(max_concurrent = N)]`: at most this many attempts of this type run at
     /// once on a worker; `WorkerOptions::activity_limits` overrides it.
@@ -91,9 +96,13 @@ impl fmt::Debug for ActivityDescriptor {
 pub struct DuplicateActivity {
     /// The name both registered, or `*` for two dynamic activities.
     pub name: &'static str,
+    /// The Rust path of the function defined first (by file, then line).
     pub first_function: &'static str,
+    /// Where it is defined.
     pub first: SourceLocation,
+    /// The Rust path of the other function.
     pub second_function: &'static str,
+    /// Where it is defined.
     pub second: SourceLocation,
     /// Both are `#[activity(dynamic)]`.
     pub dynamic: bool,
@@ -184,6 +193,8 @@ impl Registry {
         Ok(self)
     }
 
+    /// A registry of exactly these descriptors, without a dynamic activity (add one with
+    /// [`with_dynamic`](Self::with_dynamic)); two with one name are an error naming both.
     pub fn from_descriptors(
         descriptors: impl IntoIterator<Item = &'static ActivityDescriptor>,
     ) -> Result<Self, DuplicateActivity> {
@@ -240,14 +251,17 @@ impl Registry {
         .with_type(crate::error::failure_type::NOT_FOUND)
     }
 
+    /// The registered names in order; the dynamic activity has none.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_name.keys().copied()
     }
 
+    /// How many named activities are registered, the dynamic one not counted.
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
 
+    /// No named activity is registered (a dynamic one may be).
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }

@@ -7,10 +7,16 @@ use super::*;
 pub enum ActivityStatus {
     /// Not closed yet; see [`RunState`] for the detail.
     Running,
+    /// Closed with a result.
     Completed,
+    /// Closed by a failed attempt with no retry left, or a non-retryable failure.
     Failed,
+    /// Closed by a cancellation request: the activity reported it, or had not started.
     Canceled,
+    /// Closed by a termination; a running attempt is not told, and its report is refused.
     Terminated,
+    /// Closed by a timeout: schedule-to-close, schedule-to-start, or an attempt's with no
+    /// retry left.
     TimedOut,
     /// A status this client does not know.
     Unknown,
@@ -42,8 +48,12 @@ pub enum RunState {
     Scheduled,
     /// A worker is running an attempt.
     Started,
+    /// Cancellation was requested; the running attempt learns it at its next heartbeat.
     CancelRequested,
+    /// Paused (`temporal activity pause`): no attempt is scheduled until it is unpaused.
     Paused,
+    /// A pause was requested while an attempt runs; it takes effect when that attempt
+    /// ends.
     PauseRequested,
     /// Closed, or a state this client does not know.
     None,
@@ -65,11 +75,17 @@ impl RunState {
 /// What `DescribeActivityExecution` says about an activity.
 #[derive(Debug, Clone)]
 pub struct ActivityDescription {
+    /// The id it was started with.
     pub activity_id: String,
+    /// The run the server gave this execution of the id.
     pub run_id: String,
+    /// The activity type name.
     pub activity_type: String,
+    /// The task queue its attempts are scheduled on.
     pub task_queue: String,
+    /// Running, or how it closed.
     pub status: ActivityStatus,
+    /// Where a running activity is; [`RunState::None`] once closed.
     pub run_state: RunState,
     /// The current attempt, from 1.
     pub attempt: u32,
@@ -77,6 +93,7 @@ pub struct ActivityDescription {
     pub last_failure: Option<ActivityFailure>,
     /// The details of the last recorded heartbeat.
     pub last_heartbeat_details: Vec<Payload>,
+    /// When the last heartbeat was recorded; `None` before the first.
     pub last_heartbeat_time: Option<SystemTime>,
     /// When the activity was started (queued) by the client.
     pub schedule_time: Option<SystemTime>,
@@ -84,6 +101,7 @@ pub struct ActivityDescription {
     pub last_started_time: Option<SystemTime>,
     /// When the activity closed.
     pub close_time: Option<SystemTime>,
+    /// The identity of the worker that ran the last attempt; empty before the first.
     pub last_worker_identity: String,
     /// The reason given with a cancellation request.
     pub canceled_reason: Option<String>,

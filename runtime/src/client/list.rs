@@ -5,10 +5,15 @@ use super::*;
 /// One activity in a list, as visibility records it.
 #[derive(Debug, Clone)]
 pub struct ActivitySummary {
+    /// The id it was started with.
     pub activity_id: String,
+    /// The run the server gave this execution of the id.
     pub run_id: String,
+    /// The activity type name.
     pub activity_type: String,
+    /// The task queue its attempts are scheduled on.
     pub task_queue: String,
+    /// Running, or how it closed, as visibility last recorded it.
     pub status: ActivityStatus,
     /// When the activity was started (queued) by a client.
     pub schedule_time: Option<SystemTime>,
@@ -40,6 +45,8 @@ impl ActivitySummary {
 /// One page of [`Client::list_activities_page`].
 #[derive(Debug, Clone)]
 pub struct ActivityPage {
+    /// The activities on this page, in the server's order; may be empty even when more
+    /// pages follow.
     pub activities: Vec<ActivitySummary>,
     /// Pass to the next call for the following page; `None` on the last page.
     pub next_page_token: Option<Vec<u8>>,

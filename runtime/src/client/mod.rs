@@ -60,6 +60,7 @@ pub enum ClientError {
     Rpc {
         /// The RPC, e.g. `StartActivityExecution`.
         operation: &'static str,
+        /// The server's status: code, message and details.
         #[source]
         status: tonic::Status,
     },

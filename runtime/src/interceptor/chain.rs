@@ -59,10 +59,12 @@ impl InterceptorChain {
         }
     }
 
+    /// How many interceptors the chain holds.
     pub fn len(&self) -> usize {
         self.interceptors.len()
     }
 
+    /// The chain holds no interceptor: attempts run the activity directly.
     pub fn is_empty(&self) -> bool {
         self.interceptors.is_empty()
     }

@@ -35,6 +35,7 @@ use super::{decode_bytes, decode_json, encode_bytes, encode_json, Decoder, Encod
 pub struct Probe<T>(PhantomData<fn() -> T>);
 
 impl<T> Probe<T> {
+    /// The probe for `T`; zero-sized, it only carries the type.
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Probe(PhantomData)
@@ -52,10 +53,12 @@ impl<T> Copy for Probe<T> {}
 
 /// Level 1: types with a fixed codec, ahead of the protobuf level.
 pub trait DecodeViaPlain<T> {
+    /// The function that reads a `T` from a payload.
     fn decoder(self) -> Decoder<T>;
 }
 /// Level 1: types with a fixed codec, ahead of the protobuf level.
 pub trait EncodeViaPlain<T> {
+    /// The function that writes a `T` as a payload.
     fn encoder(self) -> Encoder<T>;
 }
 
@@ -91,14 +94,17 @@ plain_json!((), bool, f32, f64, i32, i64, u32, u64, String);
 
 /// Level 2: protobuf messages (feature `protobuf`).
 pub trait DecodeViaProto<T> {
+    /// The function that reads a `T` from a payload.
     fn decoder(self) -> Decoder<T>;
 }
 /// Level 2: protobuf messages (feature `protobuf`).
 pub trait EncodeViaProto<T> {
+    /// The function that writes a `T` as a payload.
     fn encoder(self) -> Encoder<T>;
 }
 /// Level 2: a protobuf message needs no serde bound; `()` stands in for it.
 pub trait ProtoSerdeBound {
+    /// `()`: the type needs no serde bound.
     fn serde_bound(self) -> PhantomData<()>;
 }
 
@@ -127,6 +133,7 @@ mod proto_impls {
 
 /// Level 3: serde.
 pub trait DecodeViaSerde<T> {
+    /// The function that reads a `T` from a payload.
     fn decoder(self) -> Decoder<T>;
 }
 impl<T: DeserializeOwned> DecodeViaSerde<T> for &Probe<T> {
@@ -137,6 +144,7 @@ impl<T: DeserializeOwned> DecodeViaSerde<T> for &Probe<T> {
 
 /// Level 3: serde.
 pub trait EncodeViaSerde<T> {
+    /// The function that writes a `T` as a payload.
     fn encoder(self) -> Encoder<T>;
 }
 impl<T: Serialize> EncodeViaSerde<T> for &Probe<T> {
@@ -148,6 +156,7 @@ impl<T: Serialize> EncodeViaSerde<T> for &Probe<T> {
 /// Level 3: every other type is asserted to be serde, so a type that is neither gets
 /// serde's own "not satisfied" error. No bound here: the assertion reports it.
 pub trait SerdeBound<T> {
+    /// `T`: the macro asserts the serde bound on the type itself.
     fn serde_bound(self) -> PhantomData<T>;
 }
 impl<T> SerdeBound<T> for &Probe<T> {
@@ -158,6 +167,7 @@ impl<T> SerdeBound<T> for &Probe<T> {
 
 /// The older two-level shape's bytes level; see the module docs.
 pub trait DecodeViaBytes {
+    /// The function that reads the payload's bytes as they are.
     fn decoder(self) -> Decoder<Vec<u8>>;
 }
 impl DecodeViaBytes for &&Probe<Vec<u8>> {
@@ -168,6 +178,7 @@ impl DecodeViaBytes for &&Probe<Vec<u8>> {
 
 /// The older two-level shape's bytes level; see the module docs.
 pub trait EncodeViaBytes {
+    /// The function that writes the bytes as a `binary/plain` payload.
     fn encoder(self) -> Encoder<Vec<u8>>;
 }
 impl EncodeViaBytes for &&Probe<Vec<u8>> {

@@ -42,23 +42,32 @@ pub enum EnvConfigError {
     /// The config file exists (or was named) but could not be read.
     #[error("cannot read the Temporal config file {} ({named_by}): {source}; {}", path.display(), read_fix(named_by))]
     ReadFile {
+        /// The file.
         path: PathBuf,
+        /// Where its name came from: "given explicitly", "from TEMPORAL_CONFIG_FILE" or
+        /// "the default location".
         named_by: &'static str,
+        /// Why reading failed.
         source: io::Error,
     },
     /// The config file is not valid TOML, or a value has the wrong type.
     #[error("the Temporal config file {} is invalid{}: {message}; fix the file there", path.display(), at(*line, *column))]
     Parse {
+        /// The file.
         path: PathBuf,
         /// 1-based; 0 when the parser gave no position.
         line: usize,
+        /// 1-based; 0 when the parser gave no position.
         column: usize,
+        /// The parser's message.
         message: String,
     },
     /// A profile was asked for (argument or `TEMPORAL_PROFILE`) and is not in the file.
     #[error("{}", profile_not_found(profile, named_by, file.as_deref(), available.as_deref()))]
     ProfileNotFound {
+        /// The profile asked for.
         profile: String,
+        /// Where its name came from: "given explicitly" or "from TEMPORAL_PROFILE".
         named_by: &'static str,
         /// The file looked at; `None` when no config directory could be determined.
         file: Option<PathBuf>,
@@ -68,14 +77,19 @@ pub enum EnvConfigError {
     /// A path and inline data for the same PEM, from the same source.
     #[error("{path_key} and {data_key} are both set in {place}; keep only one of them")]
     PathAndData {
+        /// The path's key or variable, e.g. `client_cert_path`.
         path_key: String,
+        /// The inline data's key or variable, e.g. `client_cert_data`.
         data_key: String,
+        /// Where both are set: a profile of the file, or "the environment".
         place: String,
     },
     /// A boolean variable holds something else.
     #[error("{variable}=`{value}` is not a boolean; use true, false, 1 or 0")]
     InvalidBool {
+        /// The variable, e.g. `TEMPORAL_TLS`.
         variable: &'static str,
+        /// Its value (boolean variables never hold secrets).
         value: String,
     },
     /// A client certificate without its key.

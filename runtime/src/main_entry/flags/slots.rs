@@ -12,15 +12,27 @@ pub(in crate::main_entry) struct SlotFlags {
     /// Issue slots while CPU and memory stay under --target-cpu and --target-memory
     /// (cgroup limits where set, else the host's), as sdk-core's resource-based tuner,
     /// instead of a fixed --max-concurrent-activities
-    #[arg(long, conflicts_with = "max_concurrent_activities", help_heading = "Slots")]
+    #[arg(
+        long,
+        conflicts_with = "max_concurrent_activities",
+        help_heading = "Slots"
+    )]
     resource_based_slots: bool,
     /// CPU usage to stay under, a fraction [default: 0.8]
-    #[arg(long, value_name = "FRACTION", requires = "resource_based_slots",
-          help_heading = "Slots")]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        requires = "resource_based_slots",
+        help_heading = "Slots"
+    )]
     target_cpu: Option<f64>,
     /// Memory usage to stay under, a fraction [default: 0.8]
-    #[arg(long, value_name = "FRACTION", requires = "resource_based_slots",
-          help_heading = "Slots")]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        requires = "resource_based_slots",
+        help_heading = "Slots"
+    )]
     target_memory: Option<f64>,
     /// At most N attempts of activity TYPE run at once; repeatable; overrides
     /// #[activity(max_concurrent = N)]
@@ -93,7 +105,10 @@ mod tests {
     #[test]
     fn contradictions_and_bad_limits_are_refused() {
         let both = parse(&["--resource-based-slots", "--max-concurrent-activities=10"]);
-        assert!(both.unwrap_err().to_string().contains("cannot be used with"));
+        assert!(both
+            .unwrap_err()
+            .to_string()
+            .contains("cannot be used with"));
         let alone = parse(&["--target-memory=0.5"]).unwrap_err().to_string();
         assert!(alone.contains("--resource-based-slots"), "{alone}");
         for bad in ["render", "render=0", "=3", "render=-1", "render=x"] {

@@ -82,13 +82,16 @@ where
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OtelError {
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` (the value given) asks for HTTP; legwork speaks gRPC.
     #[error(
         "OTEL_EXPORTER_OTLP_PROTOCOL={0:?}: legwork exports OTLP over gRPC only; \
          set it to `grpc` (and the endpoint to the collector's gRPC port, usually 4317)"
     )]
     UnsupportedProtocol(String),
+    /// opentelemetry-otlp could not build the span exporter (e.g. a bad endpoint URL).
     #[error("the OTLP span exporter: {0}")]
     Exporter(#[from] ExporterBuildError),
+    /// The thread that runs the exporter could not be started.
     #[error("could not start the OTLP exporter's thread: {0}")]
     Thread(#[from] std::io::Error),
 }
