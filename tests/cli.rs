@@ -156,3 +156,58 @@ fn codec_server_bind_serves_the_codec_protocol_beside_the_worker() {
     assert!(response.contains("IkFkYSI="), "{response}");
     assert_eq!(worker.terminate().code(), Some(0));
 }
+
+/// `examples/starter.rs`, the client half of `scripts/demo`, against the `hello` worker
+/// (both hard-wire the `hello` queue, which no other test here uses).
+#[test]
+fn the_starter_example_runs_the_hello_activities() {
+    let address = server().address();
+    let mut worker = WorkerProcess::spawn(&["--address", &address]);
+    worker.wait_for_log("legwork worker serving 3 activities");
+    let output = Command::new(example("starter"))
+        .arg(&address)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("= Hello, Ada!"), "{printed}");
+    assert!(printed.contains("= 9592"), "primes below 100000: {printed}");
+    assert!(printed.contains("= async says hi"), "{printed}");
+    assert_eq!(worker.terminate().code(), Some(0));
+}
+
+/// `examples/timing.rs`: its interceptor logs one JSON line per attempt with the
+/// activity, how long it took and how it ended.
+#[test]
+fn the_timing_example_logs_each_attempt() {
+    let address = server().address();
+    let queue = task_queue("timing");
+    let mut worker = WorkerProcess::spawn_example(
+        "timing",
+        &[
+            "--address",
+            &address,
+            "--task-queue",
+            &queue,
+            "--log-format",
+            "json",
+        ],
+        &[],
+    );
+    worker.wait_for_log("legwork worker serving");
+    let resized = execute(
+        &address,
+        &queue,
+        "resize",
+        &format!("{queue}-resize"),
+        &["30"],
+    );
+    assert!(resized.contains("COMPLETED"), "{resized}");
+    let line = worker.wait_for_log("attempt ended");
+    let entry: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
+    let fields = &entry["fields"];
+    assert_eq!(fields["activity"], "resize", "{line}");
+    assert_eq!(fields["outcome"], "completed", "{line}");
+    assert!(fields["elapsed_ms"].as_u64().unwrap() >= 30, "{line}");
+    assert_eq!(worker.terminate().code(), Some(0));
+}

@@ -38,7 +38,12 @@ impl WorkerProcess {
     /// The `hello` example with `args` and extra environment variables, and none of the
     /// test process's own `TEMPORAL_*` connection variables (only `TEMPORAL_CLI` stays).
     pub fn spawn_with(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(example("hello"));
+        Self::spawn_example("hello", args, env)
+    }
+
+    /// Any example built with `legwork::main!()`, as [`WorkerProcess::spawn_with`] runs `hello`.
+    pub fn spawn_example(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(example(name));
         for (name, _) in std::env::vars() {
             if name.starts_with("TEMPORAL_") && name != "TEMPORAL_CLI" {
                 command.env_remove(name);
@@ -52,7 +57,7 @@ impl WorkerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the hello example starts");
+            .unwrap_or_else(|error| panic!("the {name} example starts: {error}"));
         let stdout = forward_lines(child.stdout.take().unwrap());
         let stderr = forward_lines(child.stderr.take().unwrap());
         // One stream, stdout and stderr together: tests read everything the worker writes.
