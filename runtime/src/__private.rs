@@ -3,18 +3,16 @@
 //! Generated code names items only as `::legwork::__private::...`, so users depend on
 //! `legwork` alone.
 
+pub use crate::client::typed::{encode_arg, ClientDecodeFallback, ClientEncodeFallback, ResultOk};
+pub use crate::client::{ActivityOptions, Client, ClientError, TypedActivityHandle};
 pub use crate::context::ActivityContext;
+pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
 pub use crate::error::ActivityError;
 pub use crate::invoke::{finish, into_result, ArgDecoder, Args};
 pub use crate::main_entry::{run_main, MainDefaults};
-pub use crate::payload::{
-    encode_json, DecodeViaBytes, DecodeViaSerde, EncodeViaBytes, EncodeViaSerde, Probe,
-};
-// The probe's protobuf level (no impl without the `protobuf` feature) and the plain level
-// above it; see `payload/probe.rs`.
-pub use crate::client::typed::{encode_arg, ClientDecodeFallback, ClientEncodeFallback, ResultOk};
-pub use crate::client::{ActivityOptions, Client, ClientError, TypedActivityHandle};
-pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
+pub use crate::payload::{encode_json, DecodeViaSerde, EncodeViaSerde, Probe};
+// The probe's plain level and its protobuf level (no impl without the `protobuf`
+// feature), above serde; see `payload/probe.rs`.
 pub use crate::payload::{
     DecodeViaPlain, DecodeViaProto, EncodeViaPlain, EncodeViaProto, ProtoSerdeBound, SerdeBound,
 };

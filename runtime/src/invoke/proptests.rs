@@ -12,7 +12,7 @@
 //! PROPTEST_CASES=100000 cargo test -p legwork-runtime --lib proptests
 //! ```
 
-// `(&&Probe::<T>::new())`: the double borrow is what selects the codec, as in the
+// `(&&&Probe::<T>::new())`: the borrows are what select the codec, as in the
 // generated code.
 #![allow(clippy::needless_borrow)]
 
@@ -27,22 +27,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::*;
+// No protobuf level: none of the types here is a message.
 use crate::payload::{
-    DecodeError, DecodeViaBytes as _, DecodeViaSerde as _, EncodeViaBytes as _,
+    DecodeError, DecodeViaPlain as _, DecodeViaSerde as _, EncodeViaPlain as _,
     EncodeViaSerde as _, Probe,
 };
 
 /// The decoder `#[activity]` generates for a parameter of type `$ty`.
 macro_rules! decoder_for {
     ($ty:ty) => {
-        (&&Probe::<$ty>::new()).decoder()
+        (&&&Probe::<$ty>::new()).decoder()
     };
 }
 
 /// The encoder `#[activity]` generates for a result of type `$ty`.
 macro_rules! encoder_for {
     ($ty:ty) => {
-        (&&Probe::<$ty>::new()).encoder()
+        (&&&Probe::<$ty>::new()).encoder()
     };
 }
 

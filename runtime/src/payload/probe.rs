@@ -20,9 +20,6 @@
 //! The same probe says which serde bound the macro asserts (`serde_bound`): the type
 //! itself, or `()` for a protobuf message, which needs none. The assertion keeps the
 //! "`T: Deserialize` is not satisfied" error on the user's type.
-//!
-//! [`DecodeViaBytes`] and [`EncodeViaBytes`] on `&&Probe<Vec<u8>>` serve the older
-//! two-level call shape `(&&Probe::<T>::new())`, which knows no protobuf.
 
 use std::marker::PhantomData;
 
@@ -162,28 +159,6 @@ pub trait SerdeBound<T> {
 impl<T> SerdeBound<T> for &Probe<T> {
     fn serde_bound(self) -> PhantomData<T> {
         PhantomData
-    }
-}
-
-/// The older two-level shape's bytes level; see the module docs.
-pub trait DecodeViaBytes {
-    /// The function that reads the payload's bytes as they are.
-    fn decoder(self) -> Decoder<Vec<u8>>;
-}
-impl DecodeViaBytes for &&Probe<Vec<u8>> {
-    fn decoder(self) -> Decoder<Vec<u8>> {
-        decode_bytes
-    }
-}
-
-/// The older two-level shape's bytes level; see the module docs.
-pub trait EncodeViaBytes {
-    /// The function that writes the bytes as a `binary/plain` payload.
-    fn encoder(self) -> Encoder<Vec<u8>>;
-}
-impl EncodeViaBytes for &&Probe<Vec<u8>> {
-    fn encoder(self) -> Encoder<Vec<u8>> {
-        encode_bytes
     }
 }
 
