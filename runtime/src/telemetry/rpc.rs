@@ -220,11 +220,14 @@ struct Measuring {
     issued: Instant,
 }
 
-/// The response of a [`Metered`] call: the channel's own future, plus what to record
-/// when it is ready.
-pub struct MeteredFuture<F> {
-    response: F,
-    measuring: Option<Measuring>,
+pin_project_lite::pin_project! {
+    /// The response of a [`Metered`] call: the channel's own future, plus what to record
+    /// when it is ready.
+    pub struct MeteredFuture<F> {
+        #[pin]
+        response: F,
+        measuring: Option<Measuring>,
+    }
 }
 
 impl<F, B, E> Future for MeteredFuture<F>
@@ -234,12 +237,8 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `response` is pinned with `self` (structural pinning): it is only ever
-        // reached through this projection, never moved out, and `MeteredFuture` has no
-        // `Drop` and is `Unpin` only when `F` is. `measuring` is not pinned.
-        let this = unsafe { self.get_unchecked_mut() };
-        let response = unsafe { Pin::new_unchecked(&mut this.response) };
-        let response = ready!(response.poll(cx));
+        let this = self.project();
+        let response = ready!(this.response.poll(cx));
         if let Some(Measuring { calls, issued }) = this.measuring.take() {
             calls.latency.observe(millis(issued.elapsed()));
             if let Some(code) = response.as_ref().ok().and_then(status) {
