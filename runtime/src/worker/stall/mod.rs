@@ -6,11 +6,12 @@
 //! The sweep also flags such a poll as holding its loop (one counter per loop, see
 //! `spare.rs`): when every thread of a loop is held, new async activities go to a spare.
 
-use std::collections::HashMap;
+mod in_progress;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use self::in_progress::InProgress;
 use super::spare::{EventLoops, Route};
 use crate::registry::{ActivityDescriptor, BoxOutcome, Outcome};
 use crate::telemetry::metrics::WorkerMetrics;
@@ -27,8 +29,10 @@ use crate::telemetry::metrics::WorkerMetrics;
 pub(crate) struct StallWatch {
     threshold: Duration,
     stalls: Arc<AtomicU64>,
-    polling: Arc<Mutex<HashMap<u64, Arc<PollClock>>>>,
-    next_id: Arc<AtomicU64>,
+    /// The poll each event-loop thread is in, if any.
+    in_progress: Arc<InProgress>,
+    /// Async activities watched now; the sweep sleeps while there are none.
+    live: Arc<AtomicUsize>,
     /// Wakes the sweep when an async activity starts; it sleeps while none runs.
     started: Arc<Notify>,
     metrics: WorkerMetrics,
@@ -76,8 +80,8 @@ impl StallWatch {
             stalls,
             metrics,
             loops,
-            polling: Arc::default(),
-            next_id: Arc::default(),
+            in_progress: Arc::new(InProgress::new()),
+            live: Arc::default(),
             started: Arc::default(),
         }
     }
@@ -98,14 +102,12 @@ impl StallWatch {
             held,
             warned: AtomicU64::new(0),
         });
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.polling.lock().unwrap().insert(id, clock.clone());
+        self.live.fetch_add(1, Ordering::AcqRel);
         self.started.notify_one();
         Watched {
             future,
             watch: self.clone(),
             clock,
-            id,
         }
     }
 
@@ -117,7 +119,7 @@ impl StallWatch {
         let period = (self.threshold / 2).max(Duration::from_millis(5));
         loop {
             let spares = self.loops.upgrade().is_some_and(|loops| loops.has_spares());
-            if !spares && self.polling.lock().unwrap().is_empty() {
+            if !spares && self.live.load(Ordering::Acquire) == 0 {
                 tokio::select! {
                     _ = self.started.notified() => {}
                     _ = stop.cancelled() => break,
@@ -137,19 +139,16 @@ impl StallWatch {
     /// One look of the sweep.
     fn look(&self) {
         let now = stamp(Instant::now());
-        // Only polls past the threshold are taken out of the map: with thousands of
-        // activities parked, a look is one atomic load each, with no clone or allocation.
         let threshold = u64::try_from(self.threshold.as_nanos()).unwrap_or(u64::MAX);
         let overdue: Vec<(Arc<PollClock>, u64)> = self
-            .polling
-            .lock()
-            .unwrap()
-            .values()
+            .in_progress
+            .current()
+            .into_iter()
             .filter_map(|clock| {
                 let raw = clock.poll_started.load(Ordering::Acquire);
                 let started = raw & !FLAGGED;
                 let overdue = started != 0 && now.saturating_sub(started) > threshold;
-                overdue.then(|| (clock.clone(), raw))
+                overdue.then_some((clock, raw))
             })
             .collect();
         let mut warn = Vec::new();
@@ -221,7 +220,6 @@ pub(crate) struct Watched {
     future: BoxOutcome,
     watch: StallWatch,
     clock: Arc<PollClock>,
-    id: u64,
 }
 
 impl Future for Watched {
@@ -232,7 +230,11 @@ impl Future for Watched {
         let began = Instant::now();
         let started = stamp(began);
         this.clock.poll_started.store(started, Ordering::Release);
-        let poll = this.future.as_mut().poll(cx);
+        let (future, clock) = (&mut this.future, &this.clock);
+        let poll = this
+            .watch
+            .in_progress
+            .publish(clock, || future.as_mut().poll(cx));
         // A swap, not a store: the sweep may have flagged this poll meanwhile.
         if this.clock.poll_started.swap(0, Ordering::AcqRel) & FLAGGED != 0 {
             this.clock.held.fetch_sub(1, Ordering::AcqRel);
@@ -257,7 +259,7 @@ impl Future for Watched {
 
 impl Drop for Watched {
     fn drop(&mut self) {
-        self.watch.polling.lock().unwrap().remove(&self.id);
+        self.watch.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
