@@ -83,7 +83,7 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
                 .gate
                 .update(|scaler| scaler.on_response(has_task, decision));
             if has_task {
-                tokio::spawn(handle_task(shared.clone(), task, permit));
+                tokio::spawn(handle_task(shared.clone(), Box::new(task), permit));
             } else {
                 shared.metrics.poll_no_task();
             }
