@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use legwork::client::{ActivityHandle, Client, StartActivity};
+use legwork::codec::{CodecChain, CodecResult, PayloadCodec};
 use legwork::worker::RunningWorker;
-use legwork::{activity, run_blocking, ActivityError};
+use legwork::{activity, run_blocking, ActivityError, Payload};
 
 use common::http::get;
 use common::logs::captured_logs;
@@ -174,5 +175,60 @@ async fn a_spare_is_retired_when_the_stall_ends() {
         threads.iter().all(|thread| thread == "legwork-async-1"),
         "{threads:?}"
     );
+    stop(worker).await;
+}
+
+/// Names the thread each decode ran on, in the payload's metadata, for `decoded_on`.
+struct ThreadTag;
+
+impl PayloadCodec for ThreadTag {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+        Box::pin(async move { Ok(payloads) })
+    }
+
+    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        Box::pin(async move {
+            *DECODED_ON.lock().unwrap() = Some(thread);
+            Ok(payloads)
+        })
+    }
+}
+
+/// Where the latest argument was decoded.
+static DECODED_ON: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A tiny sync activity with an argument (so that the codec has one to decode).
+#[activity]
+fn sync_echo(text: String) -> String {
+    text
+}
+
+/// Codecs are placed as async activities are: with the only event-loop thread held, a
+/// sync activity's argument is decoded on a spare, and the activity is not held up.
+#[tokio::test]
+async fn codecs_move_to_a_spare_while_the_event_loop_is_held() {
+    let queue = task_queue("codec-spare");
+    let mut options = worker_options(&queue);
+    options.async_threads = 1;
+    options.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    options.codecs = CodecChain::new().then(ThreadTag);
+    let worker = start_worker(options);
+    let metrics = worker.metrics_address().expect("metrics are served");
+    let client = client().await;
+
+    let hogs = start_hogs(&client, &queue, 1, 5_000).await;
+    wait_for_spares(metrics, |n| n == 1.0, "a spare thread starts").await;
+    let began = Instant::now();
+    let echo = start_once(&client, StartActivity::new("sync_echo", &queue).arg("hi")).await;
+    assert_eq!(echo.result::<String>().await.unwrap(), "hi");
+    let elapsed = began.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "a sync activity took {elapsed:?} behind a held event loop"
+    );
+    let decoded_on = DECODED_ON.lock().unwrap().clone();
+    assert_eq!(decoded_on.as_deref(), Some("legwork-spare-1"));
+    hogs[0].outcome().await.unwrap();
     stop(worker).await;
 }

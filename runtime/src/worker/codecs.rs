@@ -2,10 +2,14 @@
 //! decoded before the activity runs; results, failure details and heartbeat details are
 //! encoded before they are sent. Headers are left alone, as in every SDK.
 //!
-//! A codec is user code that may await a key service, so it runs on the event loop, never
-//! on the control runtime; a codec that fails fails the attempt, it never panics the worker.
+//! A codec is user code that may await a key service, so it runs where async activities
+//! run, never on the control runtime: on the event loop, or on a spare while every
+//! event-loop thread is held by a stalled poll. A codec that fails fails the attempt; it
+//! never panics the worker.
 
-use tokio::runtime::Handle;
+use std::sync::Arc;
+
+use super::spare::EventLoops;
 
 use super::respond::Report;
 use crate::codec::{CodecChain, CodecError};
@@ -17,15 +21,15 @@ use crate::proto::{Failure, FailureInfo, Payload, Payloads};
 #[derive(Clone)]
 pub(crate) struct WorkerCodecs {
     chain: CodecChain,
-    event_loop: Handle,
+    loops: Arc<EventLoops>,
 }
 
 impl WorkerCodecs {
     /// `None` for an empty chain: nothing to do, and no hop to the event loop.
-    pub(crate) fn new(chain: &CodecChain, event_loop: &Handle) -> Option<Self> {
+    pub(crate) fn new(chain: &CodecChain, loops: &Arc<EventLoops>) -> Option<Self> {
         (!chain.is_empty()).then(|| WorkerCodecs {
             chain: chain.clone(),
-            event_loop: event_loop.clone(),
+            loops: loops.clone(),
         })
     }
 
@@ -107,7 +111,8 @@ impl WorkerCodecs {
         let chain = self.chain.clone();
         let expected = payloads.len();
         let coded = self
-            .event_loop
+            .loops
+            .place()
             .spawn(async move {
                 if encode {
                     chain.encode(payloads).await

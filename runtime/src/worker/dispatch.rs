@@ -23,7 +23,7 @@ use crate::run_blocking::{BlockingScope, SCOPE};
 /// Where activities run; never the runtime that talks to the server.
 pub(crate) struct Executors {
     pub(crate) blocking: Arc<BlockingPool>,
-    /// The event loop itself, for what must run there (the lag probe, codecs).
+    /// The event loop itself, for what must run there (its lag probe).
     pub(crate) event_loop: Handle,
     /// The event loop and its spares: where async activities are placed.
     pub(crate) loops: Arc<EventLoops>,

@@ -151,7 +151,7 @@ pub(super) fn spawn(
             );
             let stalls = Arc::new(AtomicU64::new(0));
             let executors = executors(&options, &event_loop, stalls.clone(), &metrics);
-            let codecs = WorkerCodecs::new(&options.codecs, event_loop.handle());
+            let codecs = WorkerCodecs::new(&options.codecs, &executors.loops);
             let report = control.block_on(async move {
                 let health = Arc::new(Health::default());
                 // Checked before connecting: a wrong name stops the worker at once.
