@@ -9,6 +9,7 @@
 
 mod common;
 
+use legwork::testing::{payload, ActivityEnvironment};
 use legwork::{activity, ActivityContext, ActivityError, DynamicCall};
 use serde_json::{json, Value as Json};
 
@@ -32,6 +33,25 @@ fn anything_else(ctx: &ActivityContext, call: DynamicCall) -> Result<Json, Activ
         .map(|index| call.decode::<Json>(index))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({ "activity_type": call.activity_type(), "args": args }))
+}
+
+/// `ActivityEnvironment` resolves a name as the worker does: registered, else dynamic.
+#[test]
+fn the_test_environment_falls_back_to_the_dynamic_activity() {
+    let env = ActivityEnvironment::new();
+    let echoed: Json = env
+        .run_as("never_registered", vec![payload(&"x")])
+        .expect("the dynamic activity serves it");
+    assert_eq!(
+        echoed,
+        json!({ "activity_type": "never_registered", "args": ["x"] })
+    );
+    let typed: String = env
+        .run_as("typed", vec![payload(&"ab"), payload(&3u32)])
+        .unwrap();
+    assert_eq!(typed, "ababab");
+    let greeting: String = env.run_as("greet", vec![payload(&"Ada")]).unwrap();
+    assert_eq!(greeting, "Hello, Ada!", "a registered name still wins");
 }
 
 #[test]

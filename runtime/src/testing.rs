@@ -111,11 +111,13 @@ impl ActivityEnvironment {
         ActivityContext::with_attempt(self.info.clone(), self.attempt.clone())
     }
 
-    /// Runs the registered activity `name` to its end, on this thread for a sync activity
-    /// and on a fresh event loop for an async one. A panic becomes an error.
+    /// Runs the activity registered as `name` to its end, on this thread for a sync
+    /// activity and on a fresh event loop for an async one. As on a worker, a name no
+    /// function registers goes to the `#[activity(dynamic)]` one, if any. A panic becomes
+    /// an error.
     pub fn run(&self, name: &str, args: Vec<Payload>) -> Result<Payload, ActivityError> {
         let registry = Registry::linked().map_err(|error| ActivityError::new(error.to_string()))?;
-        let Some(descriptor) = registry.get(name) else {
+        let Some(descriptor) = registry.resolve(name) else {
             return Err(registry.not_found(name));
         };
         let mut info = self.info.clone();
