@@ -202,16 +202,17 @@ fn fleet_stamp() {
     STAMPS.lock().unwrap().push(Instant::now());
 }
 
-#[tokio::test]
-async fn a_local_rate_limit_of_20_per_second_holds_over_20_seconds() {
-    let _heavy = HEAVY.lock().await;
-    let queue = task_queue("fleet-rate");
-    // More than 21 s of work at 20/s, queued before the worker starts.
-    start_many(&client("default").await, "fleet_stamp", &queue, 460).await;
+/// Queues `count` `fleet_stamp` on a fresh queue, runs a worker that `limit` configures
+/// until the starts span 21 s, and returns the starts per second over the 20 s after the
+/// first second (when the backlog is surely queued).
+async fn start_rate(name: &str, count: usize, limit: impl FnOnce(&mut WorkerOptions)) -> f64 {
+    let queue = task_queue(name);
+    STAMPS.lock().unwrap().clear();
+    start_many(&client("default").await, "fleet_stamp", &queue, count).await;
     let mut options = options(&queue, "default");
-    options.max_activities_per_second = Some(20.0);
     // Enough polls that the limit, not a poll's round trip, sets the pace.
     options.pollers = Pollers::Fixed(10);
+    limit(&mut options);
     let worker = Worker::new(options).start().expect("the worker starts");
     let deadline = Instant::now() + Duration::from_secs(40);
     let stamps = loop {
@@ -224,13 +225,35 @@ async fn a_local_rate_limit_of_20_per_second_holds_over_20_seconds() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     drop(worker);
-    // From the first second on, when the backlog is surely queued.
     let from = stamps[0] + Duration::from_secs(1);
     let to = from + Duration::from_secs(20);
     let count = stamps.iter().filter(|at| **at >= from && **at < to).count();
-    let rate = count as f64 / 20.0;
-    eprintln!("rate limit 20/s: {count} starts in 20 s = {rate}/s");
+    count as f64 / 20.0
+}
+
+#[tokio::test]
+async fn a_local_rate_limit_of_20_per_second_holds_over_20_seconds() {
+    let _heavy = HEAVY.lock().await;
+    // More than 21 s of work at 20/s.
+    let rate = start_rate("fleet-rate", 460, |options| {
+        options.max_activities_per_second = Some(20.0);
+    })
+    .await;
+    eprintln!("worker rate limit 20/s: {rate}/s over 20 s");
     assert!((18.0..=22.0).contains(&rate), "{rate}/s is not 20/s ± 10 %");
+}
+
+/// The task-queue-wide limit is the server's to enforce: the worker only sends it on its
+/// polls (`task_queue_metadata.max_tasks_per_second`), and sets no local pace.
+#[tokio::test]
+async fn the_server_holds_the_task_queue_to_its_rate_limit() {
+    let _heavy = HEAVY.lock().await;
+    let rate = start_rate("fleet-queue-rate", 240, |options| {
+        options.max_task_queue_activities_per_second = Some(10.0);
+    })
+    .await;
+    eprintln!("task-queue rate limit 10/s: {rate}/s over 20 s");
+    assert!((9.0..=11.0).contains(&rate), "{rate}/s is not 10/s ± 10 %");
 }
 
 #[activity]
