@@ -43,16 +43,23 @@ impl InProgress {
     /// Runs `poll` with `clock` published as this thread's poll in progress.
     pub(super) fn publish<T>(&self, clock: &Arc<PollClock>, poll: impl FnOnce() -> T) -> T {
         /// Clears the slot even if the poll unwinds.
-        struct Published(Arc<Slot>);
-        impl Drop for Published {
+        struct Published<'a>(&'a Slot);
+        impl Drop for Published<'_> {
             fn drop(&mut self) {
                 self.0.current.lock().unwrap().take();
             }
         }
-        let slot = self.this_thread();
-        *slot.current.lock().unwrap() = Some(clock.clone());
-        let _published = Published(slot);
-        poll()
+        SLOT.with(|cell| {
+            if !matches!(&*cell.borrow(), Some((id, _)) if *id == self.id) {
+                *cell.borrow_mut() = Some((self.id, self.register()));
+            }
+            // Borrowed, not cloned: this runs on every poll of every async activity.
+            let cell = cell.borrow();
+            let slot = &cell.as_ref().expect("registered above").1;
+            *slot.current.lock().unwrap() = Some(clock.clone());
+            let _published = Published(slot);
+            poll()
+        })
     }
 
     /// The polls in progress now, one per thread at most.
@@ -66,18 +73,10 @@ impl InProgress {
             .collect()
     }
 
-    fn this_thread(&self) -> Arc<Slot> {
-        SLOT.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            match &*cell {
-                Some((id, slot)) if *id == self.id => slot.clone(),
-                _ => {
-                    let slot = Arc::new(Slot::default());
-                    self.slots.lock().unwrap().push(slot.clone());
-                    *cell = Some((self.id, slot.clone()));
-                    slot
-                }
-            }
-        })
+    /// A new slot for the calling thread, listed for the sweep.
+    fn register(&self) -> Arc<Slot> {
+        let slot = Arc::new(Slot::default());
+        self.slots.lock().unwrap().push(slot.clone());
+        slot
     }
 }
