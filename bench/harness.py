@@ -33,6 +33,8 @@ import concurrency
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 TARGET = BENCH / "target"
+# examples/bench.rs in a crate of its own: legwork with its default features, and libc.
+STANDALONE = BENCH / "peers" / "legwork-standalone" / "Cargo.toml"
 RESULTS = BENCH / "results"
 LOGS = RESULTS / "logs"
 PY_SITE = BENCH / ".venv-py"
@@ -45,7 +47,10 @@ ENQUEUE = TARGET / "floor" / "release" / "enqueue"
 WORKERS = {
     "legwork": {
         "label": "legwork",
-        "binary": ROOT / "target" / "release" / "examples" / "bench",
+        # examples/bench.rs built as a user's crate would build it (legwork with its
+        # default features, and libc), not as a workspace example with legwork's
+        # dev-dependencies and every feature on.
+        "binary": TARGET / "legwork-standalone" / "release" / "bench-legwork",
         "rust": True,
     },
     "floor": {
@@ -122,7 +127,7 @@ def build(workers):
     floor_manifest = ["--manifest-path", str(BENCH / "peers" / "floor" / "Cargo.toml")]
     cargo_build(floor_manifest, TARGET / "floor")
     if "legwork" in workers:
-        cargo_build(["--example", "bench"])
+        cargo_build(["--manifest-path", str(STANDALONE)], TARGET / "legwork-standalone")
     if "official-rust" in workers:
         cargo_build(["--manifest-path", str(BENCH / "peers" / "official-rust" / "Cargo.toml")],
                     TARGET / "official-rust")
@@ -142,7 +147,7 @@ def measure_build_times():
     jobs = {
         # examples/bench.rs in a crate of its own, so that legwork's dev-dependencies
         # (criterion, trybuild, ...) are not counted.
-        "legwork": ["--manifest-path", str(BENCH / "peers" / "legwork-standalone" / "Cargo.toml")],
+        "legwork": ["--manifest-path", str(STANDALONE)],
         "official-rust": ["--manifest-path", str(BENCH / "peers" / "official-rust" / "Cargo.toml")],
         "floor": ["--manifest-path", str(BENCH / "peers" / "floor" / "Cargo.toml"), "--bin", "floor"],
     }
