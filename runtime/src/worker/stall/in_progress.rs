@@ -18,8 +18,8 @@ struct Slot {
     current: Mutex<Option<Arc<PollClock>>>,
 }
 
-/// The slots of one worker's event-loop threads (primary and spares).
-#[derive(Default)]
+/// The slots of one worker's event-loop threads (primary and spares). No `Default`: each
+/// needs an id of its own (`new`).
 pub(super) struct InProgress {
     /// Tells one worker's slots from another's on a thread that served both.
     id: u64,
