@@ -97,9 +97,7 @@ fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
 }
 
 fn scrape_url(url: &str) -> String {
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').unwrap_or((rest, "metrics"));
-    get(host.parse().unwrap(), &format!("/{path}")).body
+    common::http::get_url(url).body
 }
 
 #[activity(async)]

@@ -16,8 +16,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -905,25 +903,9 @@ fn service_requests(text: &str, operation: &str) -> u64 {
 }
 
 fn http_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").expect("an http URL");
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("{url}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /{path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(
-        response.starts_with("HTTP/1.") && response.contains(" 200 "),
-        "{url}: {}",
-        &response[..response.len().min(200)]
-    );
-    response
+    let reply = common::http::get_url(url);
+    assert_eq!(reply.status, 200, "{url}: {}", reply.head);
+    reply.body
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,9 +12,21 @@ pub struct Reply {
     pub body: String,
 }
 
-/// GETs `path` from `address` over a fresh connection, read to its close.
+/// GETs an `http://IP:PORT/path` URL, as the dev server gives its metrics address.
+pub fn get_url(url: &str) -> Reply {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let address = host.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+    get(address, &format!("/{path}"))
+}
+
+/// GETs `path` from `address` over a fresh connection, read to its close (10 s at most
+/// between reads).
 pub fn get(address: SocketAddr, path: &str) -> Reply {
-    let mut stream = TcpStream::connect(address).unwrap();
+    let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("{address}: {e}"));
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
