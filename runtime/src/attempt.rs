@@ -46,6 +46,8 @@ impl fmt::Display for CancelReason {
 
 /// Starts whatever sends heartbeats for an attempt; called on the first heartbeat.
 pub(crate) type HeartbeatStarter = Box<dyn Fn(Arc<Attempt>) + Send + Sync>;
+/// Hands each heartbeat on at once (an isolated child to its worker, which throttles).
+pub(crate) type HeartbeatForward = Box<dyn Fn(&Payload) + Send + Sync>;
 
 pub(crate) struct Attempt {
     cancel: CancellationToken,
@@ -56,6 +58,7 @@ pub(crate) struct Attempt {
     heartbeat: Mutex<HeartbeatState>,
     pub(crate) heartbeat_ready: Notify,
     starter: Option<HeartbeatStarter>,
+    forward: Option<HeartbeatForward>,
     me: std::sync::Weak<Attempt>,
     /// `run_blocking` closures still running; the slot waits for them.
     blocking_jobs: AtomicUsize,
@@ -101,6 +104,14 @@ impl Attempt {
         worker_shutdown: CancellationToken,
         starter: Option<HeartbeatStarter>,
     ) -> Arc<Self> {
+        Self::build(worker_shutdown, starter, None)
+    }
+
+    fn build(
+        worker_shutdown: CancellationToken,
+        starter: Option<HeartbeatStarter>,
+        forward: Option<HeartbeatForward>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Attempt {
             cancel: CancellationToken::new(),
             reason: OnceLock::new(),
@@ -109,10 +120,19 @@ impl Attempt {
             heartbeat: Mutex::new(HeartbeatState::default()),
             heartbeat_ready: Notify::new(),
             starter,
+            forward,
             me: me.clone(),
             blocking_jobs: AtomicUsize::new(0),
             blocking_done: Notify::new(),
         })
+    }
+
+    /// An attempt in an isolated child: each heartbeat goes to `forward` as it is recorded.
+    pub(crate) fn forwarding(
+        worker_shutdown: CancellationToken,
+        forward: HeartbeatForward,
+    ) -> Arc<Self> {
+        Self::build(worker_shutdown, None, Some(forward))
     }
 
     /// Cancels the attempt; the first reason given is the one that stays.
@@ -148,6 +168,11 @@ impl Attempt {
     }
 
     pub(crate) fn record_heartbeat(&self, details: Payload) {
+        if let Some(forward) = &self.forward {
+            forward(&details);
+            self.heartbeat.lock().unwrap().latest = Some(details);
+            return;
+        }
         let start = {
             let mut state = self.heartbeat.lock().unwrap();
             state.latest = Some(details.clone());

@@ -29,6 +29,14 @@ pub(crate) mod failure_type {
     pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeError";
     /// A payload codec (encryption, compression) failed.
     pub const CODEC: &str = "PayloadCodecError";
+    /// An isolated activity's child overflowed its stack.
+    pub const STACK_OVERFLOW: &str = "StackOverflow";
+    /// An isolated activity's child ran past its `memory_limit`.
+    pub const MEMORY_LIMIT: &str = "MemoryLimitExceeded";
+    /// An isolated activity's child died of a signal (the message names it).
+    pub const PROCESS_CRASHED: &str = "ProcessCrashed";
+    /// An isolated activity's child exited before answering (the message gives the code).
+    pub const PROCESS_EXITED: &str = "ProcessExited";
     /// The type given to an [`ActivityError`](super::ActivityError) made from a message alone.
     pub const DEFAULT: &str = "ActivityError";
 }
@@ -225,6 +233,46 @@ impl ActivityError {
                 },
             )),
             ..Default::default()
+        }
+    }
+}
+
+/// An [`ActivityError`] field by field, for the isolated child's socket.
+pub(crate) struct ErrorParts {
+    pub(crate) message: String,
+    pub(crate) error_type: String,
+    pub(crate) non_retryable: bool,
+    pub(crate) next_retry_delay: Option<Duration>,
+    pub(crate) details: Option<Payloads>,
+    pub(crate) benign: bool,
+    pub(crate) cancelled: Option<CancelReason>,
+    pub(crate) complete_async: bool,
+}
+
+impl ActivityError {
+    pub(crate) fn parts(self) -> ErrorParts {
+        ErrorParts {
+            message: self.message,
+            error_type: self.error_type,
+            non_retryable: self.non_retryable,
+            next_retry_delay: self.next_retry_delay,
+            details: self.details,
+            benign: self.benign,
+            cancelled: self.cancelled,
+            complete_async: self.complete_async,
+        }
+    }
+
+    pub(crate) fn from_parts(parts: ErrorParts) -> Self {
+        ActivityError {
+            message: parts.message,
+            error_type: parts.error_type,
+            non_retryable: parts.non_retryable,
+            next_retry_delay: parts.next_retry_delay,
+            details: parts.details,
+            benign: parts.benign,
+            cancelled: parts.cancelled,
+            complete_async: parts.complete_async,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod client;
 pub mod codec;
 pub mod dev_server;
 pub mod interceptor;
+pub mod isolated;
 pub mod testing;
 pub mod worker;
 

@@ -15,7 +15,8 @@ pub type Outcome = Result<Payload, ActivityError>;
 /// The future of an async activity.
 pub type BoxOutcome = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 
-/// How an activity runs: on the blocking pool, or on the activity event loop.
+/// How an activity runs: on the blocking pool, on the activity event loop, or in a child
+/// process.
 #[derive(Clone, Copy)]
 pub enum Invoker {
     /// A plain `fn`: decoded, called and encoded on a pool thread.
@@ -23,14 +24,24 @@ pub enum Invoker {
     /// An `async fn`: the future decodes the arguments, calls the function and encodes
     /// its result, all on the event loop; calling the invoker runs no user code.
     Async(fn(ActivityContext, Args) -> BoxOutcome),
+    /// `#[activity(isolated)]`: a plain `fn` whose attempts each run in a child process of
+    /// the worker, where a crash, a runaway or a memory overrun costs one attempt.
+    Isolated {
+        /// Decodes, calls and encodes, as [`Invoker::Sync`] does, in the child.
+        invoke: fn(&ActivityContext, Args) -> Outcome,
+        /// `memory_limit = "..."` in bytes: the child's data segment is capped at this
+        /// before the activity runs; `None` takes the worker's default.
+        memory_limit: Option<u64>,
+    },
 }
 
 impl Invoker {
-    /// `"sync"` or `"async"`, as `--list` prints it.
+    /// `"sync"`, `"async"` or `"isolated"`, as `--list` prints it.
     pub fn kind(&self) -> &'static str {
         match self {
             Invoker::Sync(_) => "sync",
             Invoker::Async(_) => "async",
+            Invoker::Isolated { .. } => "isolated",
         }
     }
 }

@@ -111,8 +111,9 @@ impl ActivityEnvironment {
         ActivityContext::with_attempt(self.info.clone(), self.attempt.clone())
     }
 
-    /// Runs the activity registered as `name` to its end, on this thread for a sync
-    /// activity and on a fresh event loop for an async one. As on a worker, a name no
+    /// Runs the activity registered as `name` to its end, on this thread for a sync or an
+    /// isolated activity (in-process: no child is started, so a crash ends the test) and on
+    /// a fresh event loop for an async one. As on a worker, a name no
     /// function registers goes to the `#[activity(dynamic)]` one, if any. A panic becomes
     /// an error.
     pub fn run(&self, name: &str, args: Vec<Payload>) -> Result<Payload, ActivityError> {
@@ -125,7 +126,10 @@ impl ActivityEnvironment {
         let ctx = ActivityContext::with_attempt(info, self.attempt.clone());
         let args = Args::new(descriptor.name, args);
         let outcome = match descriptor.invoker {
-            Invoker::Sync(invoke) => catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args))),
+            // In-process: the environment tests the function, not the child around it.
+            Invoker::Sync(invoke) | Invoker::Isolated { invoke, .. } => {
+                catch_unwind(AssertUnwindSafe(|| invoke(&ctx, args)))
+            }
             Invoker::Async(invoke) => std::thread::scope(|scope| {
                 let attempt = self.attempt.clone();
                 // Its own thread: the caller may already be inside an async runtime.

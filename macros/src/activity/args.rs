@@ -5,8 +5,8 @@ use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Expr, Lit, LitStr, Token};
 
-const VALID: &str = "valid options are `async`, `name = \"...\"`, `allow_blocking`, `dynamic` \
-                     and `max_concurrent = N`";
+const VALID: &str = "valid options are `async`, `name = \"...\"`, `allow_blocking`, `dynamic`, \
+                     `max_concurrent = N`, `isolated` and `memory_limit = \"512MiB\"`";
 
 /// What the attribute asked for; each flag keeps its span for error messages.
 #[derive(Default)]
@@ -18,6 +18,11 @@ pub struct Options {
     pub dynamic: Option<Span>,
     /// `#[activity(max_concurrent = N)]`: at most N attempts of this type at once.
     pub max_concurrent: Option<syn::LitInt>,
+    /// `#[activity(isolated)]`: each attempt runs in a child process.
+    pub isolated: Option<Span>,
+    /// `#[activity(isolated, memory_limit = "512MiB")]`: the limit in bytes, with the
+    /// literal for spans.
+    pub memory_limit: Option<(LitStr, u64)>,
     /// False when the option list did not parse to the end: later options are unknown,
     /// so checks that depend on an option being absent must not run.
     pub complete: bool,
@@ -47,6 +52,7 @@ pub fn parse(args: TokenStream) -> (Options, Option<syn::Error>) {
              (`WorkerOptions::activity_limits`, `--max-concurrent TYPE=N`)",
         ));
     }
+    check_isolated(&options, &mut errors);
     if let (Some(allow), None) = (options.allow_blocking, options.is_async) {
         if options.complete {
             errors.push(syn::Error::new(
@@ -63,6 +69,34 @@ pub fn parse(args: TokenStream) -> (Options, Option<syn::Error>) {
     (options, error)
 }
 
+/// `isolated` runs a plain `fn` in a child process; `memory_limit` only means something
+/// there.
+fn check_isolated(options: &Options, errors: &mut Vec<syn::Error>) {
+    if let (Some(isolated), Some(_)) = (options.isolated, options.is_async) {
+        errors.push(syn::Error::new(
+            isolated,
+            "`isolated` runs a plain `fn` in a child process; an `async fn` cannot be isolated, \
+             so remove `isolated` (or `async`, and make the function a plain `fn`)",
+        ));
+    }
+    if let (Some(isolated), Some(_)) = (options.isolated, options.dynamic) {
+        errors.push(syn::Error::new(
+            isolated,
+            "a dynamic activity cannot be isolated yet; remove `isolated`, or register the \
+             types to isolate by name",
+        ));
+    }
+    if let (None, Some((limit, _))) = (options.isolated, &options.memory_limit) {
+        if options.complete {
+            errors.push(syn::Error::new_spanned(
+                limit,
+                "`memory_limit` caps the child process of an isolated activity; write \
+                 `#[activity(isolated, memory_limit = \"...\")]`, or remove `memory_limit`",
+            ));
+        }
+    }
+}
+
 fn parse_option(
     meta: ParseNestedMeta,
     options: &mut Options,
@@ -73,6 +107,16 @@ fn parse_option(
         flag(&meta, &mut options.is_async, "async", errors)
     } else if meta.path.is_ident("dynamic") {
         flag(&meta, &mut options.dynamic, "dynamic", errors)
+    } else if meta.path.is_ident("isolated") {
+        flag(&meta, &mut options.isolated, "isolated", errors)
+    } else if meta.path.is_ident("memory_limit") {
+        let limit = memory_value(&meta)?;
+        match (&options.memory_limit, limit) {
+            (Some(_), _) => errors.push(duplicate(span, "memory_limit")),
+            (None, Ok(limit)) => options.memory_limit = Some(limit),
+            (None, Err(error)) => errors.push(error),
+        }
+        Ok(())
     } else if meta.path.is_ident("allow_blocking") {
         flag(&meta, &mut options.allow_blocking, "allow_blocking", errors)
     } else if meta.path.is_ident("max_concurrent") {
@@ -187,6 +231,47 @@ fn limit_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<syn::LitInt>> 
         },
         other => Err(syn::Error::new_spanned(other, EXPECTED)),
     })
+}
+
+/// `memory_limit = "512MiB"`: a string literal with a whole number and a binary unit
+/// (`KiB`, `MiB`, `GiB`), as the worker's `--isolated-memory-limit` takes it.
+fn memory_value(meta: &ParseNestedMeta) -> syn::Result<syn::Result<(LitStr, u64)>> {
+    const EXPECTED: &str = "expected a size with a unit in a string: `memory_limit = \"512MiB\"` \
+                            (KiB, MiB or GiB)";
+    if !meta.input.peek(Token![=]) {
+        return Ok(Err(meta.error(EXPECTED)));
+    }
+    let value: Expr = meta.value()?.parse()?;
+    Ok(match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => match parse_size(&text.value()) {
+            Some(0) => Err(syn::Error::new_spanned(
+                text,
+                "`memory_limit` must be more than zero; remove it to leave the child unlimited",
+            )),
+            Some(bytes) => Ok((text, bytes)),
+            None => Err(syn::Error::new_spanned(text, EXPECTED)),
+        },
+        other => Err(syn::Error::new_spanned(other, EXPECTED)),
+    })
+}
+
+/// `"512MiB"` as bytes; `None` for anything else. The runtime's flag parser reads the same
+/// form (`legwork_runtime::isolated::parse_size`); the macro cannot call it, so this is
+/// its compile-time twin, tested against the same cases.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let shift = match unit.trim() {
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
@@ -327,6 +412,22 @@ mod tests {
             ["duplicate option `max_concurrent`; remove this one"]
         );
         assert!(messages(quote!(dynamic, max_concurrent = 2))[0].contains("--max-concurrent"));
+    }
+
+    #[test]
+    fn isolated_takes_a_memory_limit_with_a_unit() {
+        let (options, error) = parse(quote!(isolated, memory_limit = "512MiB"));
+        assert!(error.is_none());
+        assert!(options.isolated.is_some());
+        assert_eq!(options.memory_limit.unwrap().1, 512 << 20);
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("64 KiB"), Some(64 << 10));
+        for bad in ["512", "512MB", "MiB", "-1MiB", "1.5GiB", "99999999999999GiB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        assert!(messages(quote!(isolated, memory_limit = 512))[0].contains("512MiB"));
+        assert!(messages(quote!(memory_limit = "1GiB"))[0].contains("#[activity(isolated"));
+        assert!(messages(quote!(isolated, async))[0].contains("cannot be isolated"));
     }
 
     #[test]

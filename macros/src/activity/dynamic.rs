@@ -57,9 +57,9 @@ fn is_dynamic_call(ty: &Type) -> bool {
 pub fn registration(_options: &Options, activity: &Activity, dynamic: Span) -> TokenStream {
     let private = private();
     let (invoker, kind) = if activity.function.sig.asyncness.is_some() {
-        (async_invoker(activity), quote!(Async))
+        (async_invoker(activity), quote!(Async(__legwork_invoke)))
     } else {
-        (sync_invoker(activity), quote!(Sync))
+        (sync_invoker(activity), quote!(Sync(__legwork_invoke)))
     };
     // Limits of types it serves are set by name in the worker's options.
     let none = quote!(::core::option::Option::None);

@@ -24,9 +24,19 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
         None => activity.default_name(),
     };
     let (invoker, kind) = if options.is_async.is_some() {
-        (async_invoker(activity, &name), quote!(Async))
+        (async_invoker(activity, &name), quote!(Async(__legwork_invoke)))
+    } else if options.isolated.is_some() {
+        let memory_limit = match &options.memory_limit {
+            Some((_, bytes)) => quote!(::core::option::Option::Some(#bytes)),
+            None => quote!(::core::option::Option::None),
+        };
+        let kind = quote!(Isolated {
+            invoke: __legwork_invoke,
+            memory_limit: #memory_limit,
+        });
+        (sync_invoker(activity, &name), kind)
     } else {
-        (sync_invoker(activity, &name), quote!(Sync))
+        (sync_invoker(activity, &name), quote!(Sync(__legwork_invoke)))
     };
     let max_concurrent = match &options.max_concurrent {
         Some(limit) => quote!(::core::option::Option::Some(#limit)),
@@ -77,7 +87,7 @@ pub(super) fn descriptor(
             name: #name,
             function: ::core::concat!(::core::module_path!(), "::", #function),
             location: #location,
-            invoker: #private::Invoker::#kind(__legwork_invoke),
+            invoker: #private::Invoker::#kind,
             max_concurrent: #max_concurrent,
         }
     }

@@ -42,6 +42,13 @@ pub fn validate(options: &Options, activity: &Activity) -> syn::Result<()> {
 /// so it is stated where it is visible at the use site rather than inferred.
 fn check_kind(options: &Options, sig: &Signature, errors: &mut Vec<syn::Error>) {
     match (&sig.asyncness, options.is_async) {
+        // `isolated` with `async` is refused where the options are parsed.
+        (Some(_), None) if options.isolated.is_some() => errors.push(syn::Error::new(
+            options.isolated.unwrap_or_else(proc_macro2::Span::call_site),
+            "`isolated` runs a plain `fn` in a child process, and this is an `async fn`; \
+             remove `async` from the function, or remove `isolated` and write \
+             `#[activity(async)]`",
+        )),
         (Some(asyncness), None) if options.complete => errors.push(syn::Error::new_spanned(
             asyncness,
             "an `async fn` activity runs on the event loop and must say so: write \

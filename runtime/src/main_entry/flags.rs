@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod isolated;
 mod slots;
 
 use super::duration::parse_duration;
@@ -78,6 +79,8 @@ pub(super) struct Flags {
     pub(super) max_concurrent_activities: usize,
     #[command(flatten)]
     pub(super) slots: slots::SlotFlags,
+    #[command(flatten)]
+    pub(super) isolated: isolated::IsolatedFlags,
     /// Threads that run sync activities [default: max-concurrent-activities]
     #[arg(long)]
     pub(super) blocking_threads: Option<usize>,
@@ -163,6 +166,10 @@ impl Flags {
 
     /// Lays the fleet flags (pollers, rate limits, deployment, probes) over `options`;
     /// what cannot work is refused when the worker starts, with the flag to fix.
+    pub(super) fn apply_isolated(&self, options: &mut crate::isolated::IsolatedOptions) {
+        self.isolated.apply(options);
+    }
+
     pub(super) fn apply_fleet(&self, options: &mut WorkerOptions) {
         options.pollers = self.pollers.unwrap_or_default();
         options.max_activities_per_second = self.max_activities_per_second;

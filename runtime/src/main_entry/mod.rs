@@ -58,6 +58,8 @@ impl MainDefaults {
 
 /// Runs a worker until SIGINT or SIGTERM, then shuts it down gracefully.
 pub fn run_main(defaults: MainDefaults) -> ExitCode {
+    // Before anything else: a child started for isolated activities serves them and exits.
+    crate::isolated::init();
     let flags = Flags::parse();
     // Kept to the end: it flushes exported spans when dropped.
     let _telemetry = match logs::init(flags.log_format) {
@@ -133,6 +135,7 @@ fn worker_options(
     options.metrics_bind = flags.metrics_bind;
     options.stall_threshold = flags.stall_threshold();
     options.codecs = defaults.codecs.map_or_else(CodecChain::new, |make| make());
+    flags.apply_isolated(&mut options.isolated);
     options.interceptors = defaults
         .interceptors
         .map_or_else(InterceptorChain::new, |make| make());

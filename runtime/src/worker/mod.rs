@@ -8,10 +8,11 @@
 mod codecs;
 mod contact;
 mod deployment;
-mod dispatch;
+mod executor;
 mod health;
 mod heartbeat;
 mod lag;
+mod ledger;
 mod options;
 mod poll;
 mod pollers;
@@ -82,6 +83,10 @@ pub enum WorkerError {
         /// Why binding failed, e.g. the address is in use.
         source: std::io::Error,
     },
+    /// The worker has isolated activities, and this executable cannot serve as their child
+    /// process (its `main` does not call `legwork::isolated::init()` first).
+    #[error("isolated activities cannot run: {0}")]
+    Isolated(String),
     /// A setting that cannot work (poller bounds, rate limits, deployment versioning,
     /// slots and per-type limits).
     #[error("{0}")]
@@ -122,6 +127,7 @@ impl Worker {
 
     /// Connects, starts polling and returns; the worker runs on its own threads.
     pub fn start(self) -> Result<RunningWorker, WorkerError> {
+        crate::isolated::refuse_worker_in_child();
         let registry = match self.registry {
             Some(registry) => registry,
             None => Registry::linked()?,

@@ -8,6 +8,7 @@ use super::slots::ResourceBasedSlots;
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::interceptor::InterceptorChain;
+use crate::isolated::IsolatedOptions;
 
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
 ///
@@ -91,6 +92,10 @@ pub struct WorkerOptions {
     /// Interceptors around every attempt and its heartbeats, outermost first; they run
     /// where the activity runs (see [`crate::interceptor`]). Empty by default.
     pub interceptors: InterceptorChain,
+    /// The child processes of `#[activity(isolated)]` activities: kill grace, recycling,
+    /// the default memory limit, warm children. Unused by a worker without isolated
+    /// activities. See [`IsolatedOptions`].
+    pub isolated: IsolatedOptions,
 }
 
 impl WorkerOptions {
@@ -117,6 +122,7 @@ impl WorkerOptions {
             metrics_bind: None,
             codecs: CodecChain::new(),
             interceptors: InterceptorChain::new(),
+            isolated: IsolatedOptions::default(),
         }
     }
 }

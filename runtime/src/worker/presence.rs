@@ -151,9 +151,10 @@ pub(super) fn final_heartbeat(shared: &Shared) -> Option<WorkerHeartbeat> {
 fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
     let options = &shared.options;
     let now = SystemTime::now();
-    let failed = shared.failed.load(Ordering::Relaxed);
+    let counts = shared.in_flight.counts();
+    let failed = counts.failed;
     let processed =
-        shared.completed.load(Ordering::Relaxed) + failed + shared.canceled.load(Ordering::Relaxed);
+        counts.completed + failed + counts.canceled;
     let since = shared.presence.since_previous(now, processed, failed);
     let slots = ActivitySlots::now(shared);
     WorkerHeartbeat {
@@ -205,7 +206,7 @@ impl ActivitySlots {
     fn now(shared: &Shared) -> Self {
         // A resource-based supplier cannot tell what it would issue: none are counted.
         let available = shared.slots.available().unwrap_or(0) as u64;
-        let used = shared.outstanding.lock().unwrap().len() as u64;
+        let used = shared.in_flight.len() as u64;
         let held = shared.slots.issued() as u64;
         // A task reported but not yet dropped its permit can make this briefly high by one.
         let polls = held.saturating_sub(used).min(shared.gate.active() as u64);

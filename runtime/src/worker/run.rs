@@ -1,12 +1,10 @@
 //! The worker's control loop: start-up, pollers, and the order of shutdown.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,9 +12,11 @@ use tracing::{info, warn};
 
 use super::codecs::WorkerCodecs;
 use super::contact::Contact;
-use super::dispatch::Executors;
+use super::executor::isolated::ChildPool;
+use super::executor::Executors;
 use super::health::Health;
 use super::lag::{Lag, LagMonitor};
+use super::ledger::InFlight;
 use super::pollers::PollerGate;
 use super::rate_limit::RateLimiter;
 use super::respond::Reporter;
@@ -26,11 +26,10 @@ use super::spare::EventLoops;
 use super::stall::StallWatch;
 use super::startup::{start, Started};
 use super::{Ready, WorkerError, WorkerOptions};
-use crate::attempt::Attempt;
 use crate::connection::{ApiKeySlot, ServiceClient};
 use crate::pool::BlockingPool;
 use crate::proto::WorkerDeploymentOptions;
-use crate::registry::Registry;
+use crate::registry::{ActivityDescriptor, Invoker, Registry};
 use crate::telemetry::metrics::WorkerMetrics;
 
 /// How long shutdown waits for the last completions to reach the server.
@@ -58,10 +57,6 @@ pub struct WorkerReport {
     pub control_lag: Lag,
 }
 
-pub(super) type TaskToken = Vec<u8>;
-/// An attempt not yet reported: its activity type and shared state.
-pub(super) type Outstanding = (String, Arc<Attempt>);
-
 pub(super) struct Shared {
     pub(super) options: WorkerOptions,
     pub(super) registry: Registry,
@@ -73,10 +68,9 @@ pub(super) struct Shared {
     pub(super) type_limits: TypeLimits,
     pub(super) shutdown: CancellationToken,
     pub(super) stop_polling: CancellationToken,
-    /// Attempts not yet reported, by task token. Whoever removes a token reports it.
-    pub(super) outstanding: Mutex<HashMap<TaskToken, Outstanding>>,
+    /// Attempts not yet reported, by task token. Whoever takes a token reports it.
+    pub(super) in_flight: InFlight,
     pub(super) control: tokio::runtime::Handle,
-    pub(super) all_reported: Notify,
     pub(super) responses: TaskTracker,
     pub(super) instance_key: String,
     /// Whether the server answers: one warning per outage, not one per failed call.
@@ -87,9 +81,6 @@ pub(super) struct Shared {
     pub(super) polls_complete_on_shutdown: bool,
     /// Worker heartbeats: whether to send them, and what the last one said.
     pub(super) presence: super::presence::Presence,
-    pub(super) completed: AtomicU64,
-    pub(super) failed: AtomicU64,
-    pub(super) canceled: AtomicU64,
     pub(super) heartbeats_sent: Arc<AtomicU64>,
     pub(super) stalls: Arc<AtomicU64>,
     pub(super) event_loop_lag: Arc<LagMonitor>,
@@ -162,6 +153,12 @@ pub(super) fn spawn(
                         return WorkerReport::default();
                     }
                 };
+                // Before connecting too: an executable that cannot be a child stops here.
+                if let Err(error) = start_children(&registry, &options, &metrics, &executors).await
+                {
+                    let _ = ready.send(Err(error));
+                    return WorkerReport::default();
+                }
                 let started = start(&options, api_key, &metrics, &health).await;
                 let Started {
                     client,
@@ -190,17 +187,13 @@ pub(super) fn spawn(
                     executors,
                     shutdown,
                     stop_polling: CancellationToken::new(),
-                    outstanding: Mutex::new(HashMap::new()),
-                    all_reported: Notify::new(),
+                    in_flight: InFlight::default(),
                     responses: TaskTracker::new(),
                     instance_key: uuid::Uuid::new_v4().to_string(),
                     contact: Arc::new(Contact::default()),
                     codecs,
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
                     presence: super::presence::Presence::new(capabilities.worker_heartbeats),
-                    completed: AtomicU64::new(0),
-                    failed: AtomicU64::new(0),
-                    canceled: AtomicU64::new(0),
                     heartbeats_sent: Arc::new(AtomicU64::new(0)),
                     stalls,
                     event_loop_lag: Arc::new(LagMonitor::recording(metrics.event_loop_lag())),
@@ -216,6 +209,24 @@ pub(super) fn spawn(
             event_loop.shutdown_background();
             report
         })
+}
+
+/// Starts the warm children of isolated activities, when the registry has any.
+async fn start_children(
+    registry: &Registry,
+    options: &WorkerOptions,
+    metrics: &WorkerMetrics,
+    executors: &Executors,
+) -> Result<(), WorkerError> {
+    let isolated = |d: &&ActivityDescriptor| matches!(d.invoker, Invoker::Isolated { .. });
+    if !registry.iter().any(|d| isolated(&d)) {
+        return Ok(());
+    }
+    let pool = ChildPool::start(options.isolated.clone(), metrics.isolated())
+        .await
+        .map_err(WorkerError::Isolated)?;
+    let _ = executors.isolated.set(pool);
+    Ok(())
 }
 
 /// Where activities run, each executor feeding its metrics.
@@ -250,6 +261,7 @@ fn executors(
         loops,
         stall_watch,
         interceptors: options.interceptors.clone(),
+        isolated: std::sync::OnceLock::new(),
     }
 }
 
@@ -286,10 +298,14 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     {
         warn!("some results were still being reported when the worker stopped");
     }
+    if let Some(children) = shared.executors.isolated.get() {
+        children.close().await;
+    }
+    let counts = shared.in_flight.counts();
     let report = WorkerReport {
-        completed: shared.completed.load(Ordering::Relaxed),
-        failed: shared.failed.load(Ordering::Relaxed),
-        canceled: shared.canceled.load(Ordering::Relaxed),
+        completed: counts.completed,
+        failed: counts.failed,
+        canceled: counts.canceled,
         abandoned_at_shutdown: abandoned,
         heartbeats_sent: shared.heartbeats_sent.load(Ordering::Relaxed),
         stalls: shared.stalls.load(Ordering::Relaxed),

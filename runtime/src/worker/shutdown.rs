@@ -1,7 +1,6 @@
 //! Graceful shutdown: tell the server, stop polling, give in-flight attempts the grace
 //! period, then cancel and hand over the rest.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,31 +59,38 @@ pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
 }
 
 /// Waits for in-flight attempts until `deadline`, then cancels the rest with reason
-/// `WorkerShutdown`, gives them a moment to return, and reports those still running as
-/// retryable `WorkerShutdown` failures so that another worker takes them at once. Their
-/// threads are not killed; their late results are dropped.
+/// `WorkerShutdown`, gives them a moment to return (isolated children the kill grace, so
+/// that they are killed and reported by their own attempts), and reports those still
+/// running as retryable `WorkerShutdown` failures so that another worker takes them at
+/// once. Threads are not killed; their late results are dropped.
 pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
-    if wait_until_all_reported(shared, deadline).await {
+    if shared.in_flight.wait_until_empty(deadline).await {
         return 0;
     }
-    for (_, attempt) in shared.outstanding.lock().unwrap().values() {
-        attempt.cancel(CancelReason::WorkerShutdown);
-    }
-    if wait_until_all_reported(shared, Instant::now() + CANCEL_WAIT).await {
+    shared.in_flight.cancel_all(CancelReason::WorkerShutdown);
+    let cancel_wait = match shared.executors.isolated.get() {
+        Some(children) => CANCEL_WAIT + children.options.kill_grace,
+        None => CANCEL_WAIT,
+    };
+    if shared
+        .in_flight
+        .wait_until_empty(Instant::now() + cancel_wait)
+        .await
+    {
         return 0;
     }
-    let abandoned: Vec<_> = shared.outstanding.lock().unwrap().drain().collect();
+    let abandoned = shared.in_flight.take_all();
     let count = abandoned.len() as u64;
     for (token, (activity, attempt)) in abandoned {
         warn!(
             activity,
             "still running after the grace period; reported as WorkerShutdown"
         );
-        shared.failed.fetch_add(1, Ordering::Relaxed);
         let report = Report::Failed {
             failure: Box::new(worker_shutdown_failure()),
             last_heartbeat: attempt.latest_heartbeat(),
         };
+        shared.in_flight.count(&report);
         let reporter = shared.clone();
         shared.responses.spawn(async move {
             let report = match &reporter.codecs {
@@ -98,20 +104,4 @@ pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) 
         });
     }
     count
-}
-
-/// True when no attempt is outstanding by `deadline`.
-pub(super) async fn wait_until_all_reported(shared: &Shared, deadline: Instant) -> bool {
-    loop {
-        let all_reported = shared.all_reported.notified();
-        if shared.outstanding.lock().unwrap().is_empty() {
-            return true;
-        }
-        if tokio::time::timeout_at(deadline.into(), all_reported)
-            .await
-            .is_err()
-        {
-            return shared.outstanding.lock().unwrap().is_empty();
-        }
-    }
 }

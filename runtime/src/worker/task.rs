@@ -3,28 +3,37 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 use tracing::{debug, Span};
 
-use super::dispatch::TaskInput;
+use super::executor::TaskInput;
 use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
 use super::respond::Report;
-use super::run::{Outstanding, Shared};
+use super::run::Shared;
 use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::registry::Outcome;
+use crate::registry::{Invoker, Outcome};
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
 use crate::telemetry::trace;
 
 /// sdk-core's margin past a timeout before it cancels an attempt locally.
 const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
+
+/// The margin for an attempt: none for an isolated one, whose child is told at the
+/// timeout and killed a kill grace later, so that its slot serves again as soon as the
+/// server has timed it out.
+fn timeout_buffer(invoker: &Invoker) -> Duration {
+    match invoker {
+        Invoker::Isolated { .. } => Duration::ZERO,
+        _ => LOCAL_TIMEOUT_BUFFER,
+    }
+}
 
 /// Every attempt in flight parks in this future, so it is kept small: the task arrives
 /// boxed (an async fn keeps its arguments for its whole life) and `prepare` takes it apart
@@ -62,7 +71,8 @@ pub(super) async fn handle_task(
                 type_permit = limits.wait(&activity, &attempt, &shared.shutdown).await?;
                 executors.run(descriptor, ctx, input, span.clone()).await
             });
-            with_local_timeouts(run, &attempt, timeouts, &acked).await
+            let buffer = timeout_buffer(&descriptor.invoker);
+            with_local_timeouts(run, &attempt, timeouts, buffer, &acked).await
         }
     };
     // Released with the slot, once no thread works for the attempt.
@@ -71,7 +81,7 @@ pub(super) async fn handle_task(
     let panicked = matches!(&outcome, Err(error) if error.error_type() == failure_type::PANIC);
     attempt.finished.cancel();
     // Whoever takes the token reports it: here, or shutdown at the end of the grace.
-    let report = match take_outstanding(&shared, &token) {
+    let report = match shared.in_flight.take(&token) {
         Some(_) => settle(&attempt, outcome),
         None => None,
     };
@@ -132,10 +142,8 @@ fn prepare(shared: &Arc<Shared>, task: Box<PollActivityTaskQueueResponse>) -> Pr
     );
     let activity = info.activity_type.clone();
     shared
-        .outstanding
-        .lock()
-        .unwrap()
-        .insert(token.clone(), (activity.clone(), attempt.clone()));
+        .in_flight
+        .register(token.clone(), activity.clone(), attempt.clone());
     Prepared {
         activity,
         deadline: info.deadline.map(instant_of),
@@ -196,7 +204,7 @@ fn finish(
             measured.ended(panicked, report.as_ref());
         }
         if let Some(report) = report {
-            counter(&reporter, &report).fetch_add(1, Ordering::Relaxed);
+            reporter.in_flight.count(&report);
             if let Report::Canceled { .. } = report {
                 flush_heartbeat(&reporter, &token, &attempt).await;
             }
@@ -284,14 +292,6 @@ impl Measured {
     }
 }
 
-fn counter<'a>(shared: &'a Shared, report: &Report) -> &'a AtomicU64 {
-    match report {
-        Report::Completed(_) => &shared.completed,
-        Report::Failed { .. } => &shared.failed,
-        Report::Canceled { .. } => &shared.canceled,
-    }
-}
-
 /// How the server hears of an attempt's end; `None` when it must hear nothing.
 pub(super) fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
     let last_heartbeat = attempt.latest_heartbeat();
@@ -325,8 +325,8 @@ pub(super) fn worker_shutdown_failure() -> crate::proto::Failure {
         .to_failure()
 }
 
-/// Start-to-close and heartbeat timeouts, plus sdk-core's 5 s buffer: past them the server
-/// has timed the attempt out, so it is cancelled locally with reason `TimedOut`.
+/// Start-to-close and heartbeat timeouts, plus `buffer` (sdk-core's 5 s): past them the
+/// server has timed the attempt out, so it is cancelled locally with reason `TimedOut`.
 ///
 /// `run` comes pinned by the caller, so that this future holds a reference to it, not a
 /// second copy.
@@ -334,11 +334,12 @@ pub(super) async fn with_local_timeouts<F: Future<Output = Outcome>>(
     mut run: Pin<&mut F>,
     attempt: &Attempt,
     (start_to_close, heartbeat_timeout): (Option<Duration>, Option<Duration>),
+    buffer: Duration,
     acked: &Notify,
 ) -> Outcome {
     let began = tokio::time::Instant::now();
-    let hard_deadline = start_to_close.map(|timeout| began + timeout + LOCAL_TIMEOUT_BUFFER);
-    let heartbeat_window = heartbeat_timeout.map(|timeout| timeout + LOCAL_TIMEOUT_BUFFER);
+    let hard_deadline = start_to_close.map(|timeout| began + timeout + buffer);
+    let heartbeat_window = heartbeat_timeout.map(|timeout| timeout + buffer);
     let mut heartbeat_deadline = heartbeat_window.map(|window| began + window);
     loop {
         let Some(deadline) = hard_deadline.into_iter().chain(heartbeat_deadline).min() else {
@@ -398,13 +399,4 @@ pub(super) async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Att
         let link = heartbeat_link(shared, token, Duration::ZERO, Arc::default());
         send_heartbeat(attempt, &link, details).await;
     }
-}
-
-pub(super) fn take_outstanding(shared: &Shared, token: &[u8]) -> Option<Outstanding> {
-    let mut outstanding = shared.outstanding.lock().unwrap();
-    let entry = outstanding.remove(token);
-    if outstanding.is_empty() {
-        shared.all_reported.notify_waiters();
-    }
-    entry
 }

@@ -22,7 +22,7 @@ use prometheus::{Histogram, IntCounter, IntGauge};
 
 use self::activity::ActivityTable;
 pub(crate) use self::activity::{counts_as_failed, ActivityMetrics};
-pub(crate) use self::own::duration_ms;
+pub(crate) use self::own::{duration_ms, IsolatedMetrics};
 use self::own::Own;
 use super::exporter::{labels, Factory, Families};
 
@@ -176,6 +176,10 @@ impl WorkerMetrics {
 
     pub(crate) fn blocking_busy(&self) -> IntGauge {
         self.0.own.blocking_busy.clone()
+    }
+
+    pub(crate) fn isolated(&self) -> IsolatedMetrics {
+        self.0.own.isolated.clone()
     }
 
     pub(crate) fn event_loop_spares(&self) -> IntGauge {

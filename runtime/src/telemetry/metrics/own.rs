@@ -23,6 +23,30 @@ pub(super) struct Own {
     pub(super) event_loop_spares: IntGauge,
     pub(super) heartbeats_sent: IntCounter,
     pub(super) heartbeats_coalesced: IntCounter,
+    pub(super) isolated: IsolatedMetrics,
+}
+
+/// The child processes of isolated activities.
+#[derive(Clone)]
+pub(crate) struct IsolatedMetrics {
+    /// Children running, idle or busy.
+    pub(crate) live: IntGauge,
+    /// Children running an attempt.
+    pub(crate) busy: IntGauge,
+    crashes: IntCounterVec,
+    kills: IntCounterVec,
+}
+
+impl IsolatedMetrics {
+    /// `cause`: `stack_overflow`, `memory_limit`, `signal` or `exit`.
+    pub(crate) fn crashed(&self, cause: &str) {
+        self.crashes.with_label_values(&[cause]).inc();
+    }
+
+    /// `reason`: why the child was told to stop (`cancel requested`, `timed out`, ...).
+    pub(crate) fn killed(&self, reason: &str) {
+        self.kills.with_label_values(&[reason]).inc();
+    }
 }
 
 impl Own {
@@ -67,6 +91,28 @@ impl Own {
                 "legwork_heartbeats_coalesced",
                 "ctx.heartbeat calls that cost no RPC: replaced by a later one before the throttle let them out.",
             ),
+            isolated: IsolatedMetrics {
+                live: make.gauge(
+                    "legwork_isolated_children",
+                    "Child processes of isolated activities running, idle or busy.",
+                    &[],
+                ),
+                busy: make.gauge(
+                    "legwork_isolated_children_busy",
+                    "Child processes of isolated activities running an attempt.",
+                    &[],
+                ),
+                crashes: make.counters(
+                    "legwork_isolated_crashes",
+                    "Attempts of isolated activities whose child died, by cause (stack_overflow, memory_limit, signal, exit).",
+                    &["cause"],
+                ),
+                kills: make.counters(
+                    "legwork_isolated_kills",
+                    "Children killed after the kill grace, by why they were told to stop.",
+                    &["reason"],
+                ),
+            },
         }
     }
 
