@@ -40,7 +40,9 @@ fn dispatch(
     let descriptor = registry.get(name).expect("registered");
     match descriptor.invoker {
         Invoker::Sync(invoke) => invoke(ctx, Args::new(descriptor.name, payloads)).unwrap(),
-        Invoker::Async(_) => unreachable!("the benchmark's activities are sync"),
+        Invoker::Async(_) | Invoker::Isolated { .. } => {
+            unreachable!("the benchmark's activities are sync")
+        }
     }
 }
 

@@ -75,6 +75,10 @@ impl WorkerProcess {
         WorkerProcess { child, log }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits up to `limit` for the process to exit by itself; its status, how long it
     /// took, and every line it wrote.
     pub fn wait_for_exit(mut self, limit: Duration) -> (ExitStatus, Duration, Vec<String>) {

@@ -109,3 +109,30 @@ pub fn threads_named(pid: u32, prefix: &str) -> Option<u64> {
             .count() as u64,
     )
 }
+
+/// The processes whose parent is `parent` (field 4 of `/proc/PID/stat`).
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // The command name may hold spaces and parentheses: fields follow the last `)`.
+            let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            rest.split_whitespace().nth(1) == Some(parent.to_string().as_str())
+        })
+        .collect()
+}
+
+/// Whether `pid` is a process that still runs (not gone, not a zombie).
+pub fn is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    state.split_whitespace().next() != Some("Z")
+}

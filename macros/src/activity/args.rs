@@ -422,7 +422,14 @@ mod tests {
         assert_eq!(options.memory_limit.unwrap().1, 512 << 20);
         assert_eq!(parse_size("2GiB"), Some(2 << 30));
         assert_eq!(parse_size("64 KiB"), Some(64 << 10));
-        for bad in ["512", "512MB", "MiB", "-1MiB", "1.5GiB", "99999999999999GiB"] {
+        for bad in [
+            "512",
+            "512MB",
+            "MiB",
+            "-1MiB",
+            "1.5GiB",
+            "99999999999999GiB",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
         assert!(messages(quote!(isolated, memory_limit = 512))[0].contains("512MiB"));

@@ -24,7 +24,10 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
         None => activity.default_name(),
     };
     let (invoker, kind) = if options.is_async.is_some() {
-        (async_invoker(activity, &name), quote!(Async(__legwork_invoke)))
+        (
+            async_invoker(activity, &name),
+            quote!(Async(__legwork_invoke)),
+        )
     } else if options.isolated.is_some() {
         let memory_limit = match &options.memory_limit {
             Some((_, bytes)) => quote!(::core::option::Option::Some(#bytes)),
@@ -36,7 +39,10 @@ pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
         });
         (sync_invoker(activity, &name), kind)
     } else {
-        (sync_invoker(activity, &name), quote!(Sync(__legwork_invoke)))
+        (
+            sync_invoker(activity, &name),
+            quote!(Sync(__legwork_invoke)),
+        )
     };
     let max_concurrent = match &options.max_concurrent {
         Some(limit) => quote!(::core::option::Option::Some(#limit)),

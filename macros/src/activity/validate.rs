@@ -44,7 +44,9 @@ fn check_kind(options: &Options, sig: &Signature, errors: &mut Vec<syn::Error>) 
     match (&sig.asyncness, options.is_async) {
         // `isolated` with `async` is refused where the options are parsed.
         (Some(_), None) if options.isolated.is_some() => errors.push(syn::Error::new(
-            options.isolated.unwrap_or_else(proc_macro2::Span::call_site),
+            options
+                .isolated
+                .unwrap_or_else(proc_macro2::Span::call_site),
             "`isolated` runs a plain `fn` in a child process, and this is an `async fn`; \
              remove `async` from the function, or remove `isolated` and write \
              `#[activity(async)]`",

@@ -32,7 +32,10 @@ pub(crate) struct Link(Arc<Mutex<UnixStream>>);
 impl Link {
     pub(crate) fn send(&self, kind: from_child::Kind) {
         let message = FromChild { kind: Some(kind) };
-        let mut stream = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stream = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // A worker that is gone closes the socket; the reader loop then ends the child.
         let _ = write_frame(&mut *stream, &message);
     }

@@ -82,7 +82,10 @@ pub fn init() {
             1
         }
         None => {
-            eprintln!("legwork isolated child: {} is not a descriptor", protocol::CHILD_ENV);
+            eprintln!(
+                "legwork isolated child: {} is not a descriptor",
+                protocol::CHILD_ENV
+            );
             1
         }
     };
@@ -135,7 +138,15 @@ mod tests {
     fn sizes_read_and_print_with_binary_units() {
         assert_eq!(parse_size("256MiB"), Some(256 << 20));
         assert_eq!(parse_size(" 2 GiB "), Some(2 << 30));
-        for bad in ["", "256", "256MB", "GiB", "-1MiB", "1.5GiB", "99999999999999GiB"] {
+        for bad in [
+            "",
+            "256",
+            "256MB",
+            "GiB",
+            "-1MiB",
+            "1.5GiB",
+            "99999999999999GiB",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
         assert_eq!(show_size(256 << 20), "256 MiB");

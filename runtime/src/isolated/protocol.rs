@@ -193,10 +193,13 @@ pub(crate) fn task_of(info: &crate::context::ActivityInfo) -> PollActivityTaskQu
         task_token: info.task_token.clone(),
         workflow_namespace: info.namespace.clone(),
         workflow_type: info.workflow_type.clone().map(|name| WorkflowType { name }),
-        workflow_execution: info.workflow_id.clone().map(|workflow_id| WorkflowExecution {
-            workflow_id,
-            run_id: info.workflow_run_id.clone().unwrap_or_default(),
-        }),
+        workflow_execution: info
+            .workflow_id
+            .clone()
+            .map(|workflow_id| WorkflowExecution {
+                workflow_id,
+                run_id: info.workflow_run_id.clone().unwrap_or_default(),
+            }),
         activity_type: Some(ActivityType {
             name: info.activity_type.clone(),
         }),

@@ -107,7 +107,9 @@ impl InFlight {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TaskToken, Outstanding>> {
-        self.attempts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.attempts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -153,8 +153,7 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
     let now = SystemTime::now();
     let counts = shared.in_flight.counts();
     let failed = counts.failed;
-    let processed =
-        counts.completed + failed + counts.canceled;
+    let processed = counts.completed + failed + counts.canceled;
     let since = shared.presence.since_previous(now, processed, failed);
     let slots = ActivitySlots::now(shared);
     WorkerHeartbeat {

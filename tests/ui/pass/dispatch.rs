@@ -30,7 +30,7 @@ fn invoke(name: &str, payloads: Vec<legwork::Payload>) -> Result<legwork::Payloa
     let args = Args::new(descriptor.name, payloads);
     let ctx = ActivityContext::new(Default::default());
     match descriptor.invoker {
-        Invoker::Sync(invoke) => invoke(&ctx, args),
+        Invoker::Sync(invoke) | Invoker::Isolated { invoke, .. } => invoke(&ctx, args),
         Invoker::Async(invoke) => tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(invoke(ctx, args)),

@@ -22,7 +22,12 @@ pub(in crate::main_entry) struct IsolatedFlags {
           help_heading = "Isolated activities")]
     isolated_memory_limit: Option<u64>,
     /// Children kept started and idle
-    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Isolated activities")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Isolated activities"
+    )]
     isolated_warm: usize,
 }
 

@@ -22,8 +22,8 @@ use prometheus::{Histogram, IntCounter, IntGauge};
 
 use self::activity::ActivityTable;
 pub(crate) use self::activity::{counts_as_failed, ActivityMetrics};
-pub(crate) use self::own::{duration_ms, IsolatedMetrics};
 use self::own::Own;
+pub(crate) use self::own::{duration_ms, IsolatedMetrics};
 use super::exporter::{labels, Factory, Families};
 
 /// The `service_name` label. sdk-core says `temporal-core-sdk`; legwork is not core, and

@@ -137,7 +137,9 @@ mod tests {
         let error = Cause::Signal(libc::SIGSEGV).failure("parse", &["boom".to_owned()]);
         assert_eq!(error.error_type(), "ProcessCrashed");
         assert!(!error.is_non_retryable());
-        assert!(error.message().contains("SIGSEGV (invalid memory reference)"));
+        assert!(error
+            .message()
+            .contains("SIGSEGV (invalid memory reference)"));
         assert!(error.message().ends_with("stderr:\nboom"));
         let error = Cause::Exit(3).failure("parse", &[]);
         assert_eq!(error.error_type(), "ProcessExited");

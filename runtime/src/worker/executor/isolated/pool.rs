@@ -29,8 +29,9 @@ impl ChildPool {
         options: IsolatedOptions,
         metrics: IsolatedMetrics,
     ) -> Result<Arc<Self>, String> {
-        let exe = std::env::current_exe()
-            .map_err(|error| format!("isolated activities need the worker's executable: {error}"))?;
+        let exe = std::env::current_exe().map_err(|error| {
+            format!("isolated activities need the worker's executable: {error}")
+        })?;
         let (died, deaths) = mpsc::unbounded_channel();
         let pool = Arc::new(ChildPool {
             exe,
@@ -40,9 +41,7 @@ impl ChildPool {
             died,
         });
         let first = pool.spawn().await.map_err(|error| {
-            format!(
-                "this executable cannot run isolated activities as a child process: {error}"
-            )
+            format!("this executable cannot run isolated activities as a child process: {error}")
         })?;
         pool.idle.lock().unwrap().push(first);
         pool.replenish();
@@ -83,7 +82,11 @@ impl ChildPool {
             .max_tasks_per_child
             .is_some_and(|most| child.served >= most);
         if retire {
-            debug!(pid = child.pid, served = child.served, "isolated child retired");
+            debug!(
+                pid = child.pid,
+                served = child.served,
+                "isolated child retired"
+            );
             self.discard(child).await;
             self.replenish();
         } else {
