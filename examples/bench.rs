@@ -4,7 +4,8 @@
 //! cargo build --release --example bench
 //! target/release/examples/bench --address 127.0.0.1:7233 --task-queue q
 //! ```
-//! The same activities, by the same names, are served by the peers under `bench/peers/`.
+//! The same activities, by the same names, are served by the peers under `bench/peers/`
+//! (the `*_isolated` ones are legwork's own: the peers serve `*_sync` in their place).
 
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,42 @@ fn heartbeat_sync(
         ctx.heartbeat(&beats)?;
     }
     Ok(beats)
+}
+
+/// `noop_sync` in a child process: what containment costs a no-op (the `isolated`
+/// scenario, against `noop_sync` in-process).
+#[activity(isolated)]
+fn noop_isolated() {}
+
+/// Aborts its child (the `crash` scenario): the attempt fails, the worker and the sync
+/// activities in flight beside it carry on.
+#[activity(isolated)]
+fn abort_isolated() {
+    std::process::abort()
+}
+
+/// Heartbeats every 100 ms for ever, ignoring the error that says it was cancelled, as
+/// code stuck in a native library would (the `runaway` scenario).
+fn run_away(ctx: &ActivityContext) -> ! {
+    loop {
+        let _ignored = ctx.heartbeat(&"still going");
+        let until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The runaway in a child process: killed `--isolated-kill-grace` after its cancel.
+#[activity(isolated)]
+fn runaway_isolated(ctx: &ActivityContext) {
+    run_away(ctx)
+}
+
+/// The runaway in the worker's process: it holds its slot for ever.
+#[activity]
+fn runaway_sync(ctx: &ActivityContext) {
+    run_away(ctx)
 }
 
 /// The AES-256-GCM codec when `BENCH_PAYLOAD_KEY` (32 bytes) is set, for the

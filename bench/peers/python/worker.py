@@ -3,7 +3,10 @@
     python3 worker.py --address 127.0.0.1:7233 --task-queue q
 
 `def` activities run on a ThreadPoolExecutor (as Python's docs advise), `async def` ones
-on the worker's asyncio event loop.
+on the worker's asyncio event loop. With `--process-pool N`, `def` activities run on
+Python's documented process-pool set-up instead, its containment of crashing code:
+`ProcessPoolExecutor(max_workers=N)` and a `SharedStateManager` over a
+`multiprocessing.Manager()` (heartbeats and cancellation cross to the pool through it).
 
 For the `concurrency` scenario: `--max-concurrent-activities N` (activity slots, default
 100) and `--blocking-threads N` (the executor's threads, default: the slots). With
@@ -15,12 +18,13 @@ core (legwork's `legwork_control_loop_lag`, measured the same way).
 import argparse
 import asyncio
 import concurrent.futures
+import multiprocessing
 import os
 import time
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import SharedStateManager, Worker
 
 SLOTS = 100
 
@@ -87,6 +91,28 @@ def heartbeat_sync(total_ms: int, every_ms: int) -> int:
     return beats
 
 
+@activity.defn
+def abort_sync() -> None:
+    # The `crash` scenario: on the thread pool it takes the worker; in a pool process,
+    # the pool.
+    os.abort()
+
+
+@activity.defn
+def runaway_sync() -> None:
+    # The `runaway` scenario: heartbeats every 100 ms for ever. Python raises the
+    # cancellation into a thread between bytecodes; code stuck in a native library never
+    # sees it, so this loop swallows it. In a pool process it is never raised at all.
+    while True:
+        try:
+            activity.heartbeat("still going")
+            until = time.monotonic() + 0.1
+            while time.monotonic() < until:
+                pass
+        except BaseException:  # noqa: B036 - ignoring cancellation is the point
+            pass
+
+
 ACTIVITIES = [
     noop_sync,
     noop_async,
@@ -97,6 +123,8 @@ ACTIVITIES = [
     block_async,
     sleep_async,
     heartbeat_sync,
+    abort_sync,
+    runaway_sync,
 ]
 
 
@@ -112,6 +140,17 @@ async def lag_probe(path: str) -> None:
             due = now + 0.5
 
 
+def executor_and_state(args):
+    """The executor of `def` activities: threads, or the documented process pool with the
+    shared state manager it needs (None with threads)."""
+    if args.process_pool:
+        manager = multiprocessing.Manager()
+        state = SharedStateManager.create_from_multiprocessing(manager)
+        return concurrent.futures.ProcessPoolExecutor(max_workers=args.process_pool), state
+    threads = args.blocking_threads or args.max_concurrent_activities
+    return concurrent.futures.ThreadPoolExecutor(max_workers=threads), None
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", default="127.0.0.1:7233")
@@ -119,17 +158,21 @@ async def main() -> None:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--max-concurrent-activities", type=int, default=SLOTS)
     parser.add_argument("--blocking-threads", type=int, default=None)
+    parser.add_argument("--process-pool", type=int, default=0, metavar="N",
+                        help="run def activities on a ProcessPoolExecutor of N processes")
     args = parser.parse_args()
     if os.environ.get("BENCH_LAG_FILE"):
         probe = asyncio.create_task(lag_probe(os.environ["BENCH_LAG_FILE"]))  # noqa: F841
+    # The pool's manager process is forked before the client's threads exist.
+    executor, state = executor_and_state(args)
     client = await Client.connect(args.address, namespace=args.namespace)
-    threads = args.blocking_threads or args.max_concurrent_activities
-    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as executor:
+    with executor:
         worker = Worker(
             client,
             task_queue=args.task_queue,
             activities=ACTIVITIES,
             activity_executor=executor,
+            shared_state_manager=state,
             max_concurrent_activities=args.max_concurrent_activities,
         )
         await worker.run()

@@ -325,7 +325,8 @@ mod tests {
         assert_eq!(
             error.unwrap().to_string(),
             "unknown option `blocking`; valid options are `async`, `name = \"...\"`, \
-             `allow_blocking`, `dynamic` and `max_concurrent = N`"
+             `allow_blocking`, `dynamic`, `max_concurrent = N`, `isolated` and \
+             `memory_limit = \"512MiB\"`"
         );
         assert!(options.is_async.is_some() && options.complete);
     }

@@ -91,6 +91,28 @@ impl Bench {
         Ok(())
     }
 
+    /// The `crash` scenario's crash: the SDK has no isolation, so it takes the worker.
+    #[activity(name = "abort_sync")]
+    pub fn abort_sync(_ctx: ActivityContext) -> Result<(), ActivityError> {
+        std::process::abort()
+    }
+
+    /// The `runaway` scenario's runaway: heartbeats every 100 ms for ever, ignoring the
+    /// error that says it was cancelled.
+    #[activity(name = "runaway_sync")]
+    pub fn runaway_sync(ctx: ActivityContext) -> Result<(), ActivityError> {
+        let handle = tokio::runtime::Handle::current();
+        let mut beat = 0u64;
+        loop {
+            beat = beat.wrapping_add(1);
+            let _ignored = handle.block_on(ctx.record_heartbeat(beat));
+            let until = std::time::Instant::now() + Duration::from_millis(100);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
     #[activity(name = "heartbeat_sync")]
     pub fn heartbeat_sync(
         ctx: ActivityContext,
