@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import concurrency
+import containment
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -99,9 +100,12 @@ FULL = {"noop": 2000, "cpu": 300, "cpu_ms": 20, "blockers": 40, "block_ms": 2000
 FULL.update(blocked_rogues=2 * (os.cpu_count() or 2), blocked_ms=10_000, detect_ms=1000)
 QUICK = dict(FULL, noop=200, cpu=60)
 # Run only when named (`--scenarios concurrency`): minutes a worker; see concurrency.py.
-OPT_IN_SCENARIOS = [concurrency.SCENARIO]
+# The containment ones (`--scenarios isolated,crash,runaway`): see containment.py.
+OPT_IN_SCENARIOS = [concurrency.SCENARIO, *containment.SCENARIOS]
 FULL.update(concurrency.FULL)
 QUICK.update(concurrency.QUICK)
+FULL.update(containment.FULL)
+QUICK.update(containment.QUICK)
 
 
 def log(message):
@@ -764,6 +768,8 @@ def run_scenario(cli, scenario, worker, rep, p, nginx=None):
         return blocked_loop(cli, worker, rep, p)
     if scenario == concurrency.SCENARIO:
         return concurrency.concurrency(sys.modules[__name__], cli, worker, rep, p)
+    if scenario in containment.SCENARIOS:
+        return containment.containment(sys.modules[__name__], cli, scenario, worker, rep, p)
     raise ValueError(scenario)
 
 
@@ -931,6 +937,7 @@ def report(data):
               ])
 
     concurrency.report_table(lines, data, workers, labels, fmt, median_of)
+    containment.report_table(lines, data, workers, labels, fmt, median_of)
 
     fronted = [s for s in ("noop_sync", *FRONTED, *LEGWORK_VARIANTS) if s in res]
     if any(s != "noop_sync" for s in fronted):
@@ -1079,6 +1086,7 @@ def targets(data):
     add("clean release build ≤ 0.5 × Rust SDK worker's",
         ratio(builds.get("legwork"), builds.get("official-rust")), lambda v: v <= 0.5)
     concurrency.targets(data, median_of, add)
+    containment.targets(data, median_of, add)
     return out
 
 
@@ -1100,8 +1108,8 @@ def main():
     parser.add_argument("--build-times", action="store_true",
                         help="also time clean release builds (minutes)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as built")
-    parser.add_argument("--out", default=str(RESULTS / "latest"),
-                        help="writes OUT.md and OUT.json")
+    parser.add_argument("--out", help="writes OUT.md and OUT.json [default: results/latest, "
+                        "or results/containment when only containment scenarios run]")
     parser.add_argument("--report", metavar="JSON",
                         help="only rewrite the report (OUT.md) from a results JSON")
     args = parser.parse_args()
@@ -1127,6 +1135,9 @@ def main():
         sys.exit("no temporal CLI: run through bench/run, or set TEMPORAL_CLI")
     LOGS.mkdir(parents=True, exist_ok=True)
     p = QUICK if args.quick else FULL
+    if args.out is None:
+        only_containment = all(s in containment.SCENARIOS for s in scenarios)
+        args.out = str(RESULTS / ("containment" if only_containment else "latest"))
 
     if not args.no_build:
         build(workers)

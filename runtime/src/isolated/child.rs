@@ -56,7 +56,7 @@ pub(crate) fn serve(fd: i32) -> io::Result<()> {
     while let Some(ToChild { kind }) = read_frame::<ToChild>(&mut reader)? {
         match kind {
             Some(to_child::Kind::Run(run)) => {
-                let attempt = start(&registry, run, &link, &worker_shutdown)?;
+                let attempt = start(&registry, *run, &link, &worker_shutdown)?;
                 *current.lock().unwrap() = Some(attempt);
             }
             Some(to_child::Kind::Cancel(code)) => {

@@ -9,6 +9,11 @@
 //! `execute_sync` hooks do not run around isolated attempts.
 //!
 //! ```no_run
+//! #[legwork::activity(isolated)]
+//! fn transcode(path: String) -> String {
+//!     path // a native library that may crash, called here
+//! }
+//!
 //! fn main() {
 //!     // First: when this process was started as an isolated child, this serves the
 //!     // worker's attempts and exits; otherwise it returns at once.

@@ -37,8 +37,8 @@ pub(crate) mod to_child {
     /// One frame's meaning.
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub(crate) enum Kind {
-        #[prost(message, tag = "1")]
-        Run(super::Run),
+        #[prost(message, boxed, tag = "1")]
+        Run(Box<super::Run>),
         /// A [`CancelReason`](crate::CancelReason) as [`super::reason_code`] numbers it.
         #[prost(int32, tag = "2")]
         Cancel(i32),

@@ -1,0 +1,429 @@
+"""The containment scenarios of bench/run: `isolated`, `crash` and `runaway`.
+
+Run only when named: `bench/run --scenarios isolated,crash,runaway` (written to
+results/containment.{md,json}). Each worker runs each scenario in one or more *modes*
+(`MODES`): "contained" is its way of keeping a misbehaving activity from the rest
+(legwork's `#[activity(isolated)]`, a child process per attempt; Python's documented
+`ProcessPoolExecutor` with a `SharedStateManager`; the Rust SDK has none), "in-process"
+is the plain sync activity. Every mode runs on a fresh dev server.
+
+- isolated: `contained_noop` no-ops after a warm-up; CPU per no-op of the worker's whole
+  process tree (the worker and its children: legwork's re-executed workers, Python's pool
+  and manager processes), sampled every 50 ms over first start to last close.
+- crash: `crash_inflight` `block_sync(crash_sleep_ms)` running, then one activity that
+  aborts its process; how many of them complete within `crash_window_s` of the abort
+  (their start-to-close timeout is far longer: one that completes did not wait for it).
+  Python's pool gets a process for each of them and one for the abort (its docs' example
+  has 8): with 8, the abort would queue behind them and find the pool only after most
+  had finished.
+- runaway: a one-slot worker runs a runaway (heartbeats, ignores cancellation); a no-op
+  is queued behind it, the runaway is cancelled (`temporal activity cancel`), and the
+  seconds from the cancel request to the no-op's start (the server's time) are measured,
+  waiting at most `runaway_window_s`. legwork runs with `--isolated-kill-grace 2s`.
+
+`harness.py` passes itself (`h`) in, for `Run` and the helpers it shares.
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+SCENARIOS = ["isolated", "crash", "runaway"]
+FULL = {"contained_noop": 1000, "crash_inflight": 50, "crash_sleep_ms": 3000,
+        "crash_window_s": 30, "kill_grace_s": 2, "runaway_window_s": 20,
+        "runaway_heartbeat_timeout_ms": 1000}
+QUICK = dict(FULL, contained_noop=200)
+# Python's documented process pool (ProcessPoolExecutor(max_workers=8)).
+PY_POOL = 8
+# Longer than any run: an activity that closes did not wait for its timeout.
+LONG_MS = 600_000
+MIB = 1024 * 1024
+LEGWORK_GRACE = ["--isolated-kill-grace", f"{FULL['kill_grace_s']}s"]
+
+
+def py_pool(n):
+    return f"ProcessPoolExecutor({n})", ["--process-pool", str(n)]
+
+
+# scenario -> worker -> [(mode, how it runs, activity, worker flags)]
+MODES = {
+    "isolated": {
+        "legwork": [("contained", "#[activity(isolated)] noop_isolated", "noop_isolated", []),
+                    ("in_process", "#[activity] noop_sync", "noop_sync", [])],
+        "official-rust": [("in_process", "sync noop_sync", "noop_sync", [])],
+        "python": [("contained", "noop_sync on " + py_pool(PY_POOL)[0], "noop_sync",
+                    py_pool(PY_POOL)[1]),
+                   ("in_process", "noop_sync on threads", "noop_sync", [])],
+    },
+    "crash": {
+        "legwork": [("contained", "#[activity(isolated)] abort_isolated", "abort_isolated", [])],
+        "official-rust": [("in_process", "sync abort_sync", "abort_sync", [])],
+        "python": [("contained", "abort_sync on " + py_pool(FULL["crash_inflight"] + 1)[0],
+                    "abort_sync", py_pool(FULL["crash_inflight"] + 1)[1])],
+    },
+    "runaway": {
+        "legwork": [("contained", "#[activity(isolated)] runaway_isolated, "
+                     + " ".join(LEGWORK_GRACE), "runaway_isolated", LEGWORK_GRACE),
+                    ("in_process", "#[activity] runaway_sync", "runaway_sync", [])],
+        "official-rust": [("in_process", "sync runaway_sync", "runaway_sync", [])],
+        "python": [("contained", "runaway_sync on " + py_pool(PY_POOL)[0], "runaway_sync",
+                    py_pool(PY_POOL)[1]),
+                   ("in_process", "runaway_sync on threads", "runaway_sync", [])],
+    },
+}
+MODE_NAMES = {"contained": "contained", "in_process": "in-process"}
+
+
+# ---------------------------------------------------------------------------------------
+# The worker's process tree
+
+
+def process_tree(root):
+    """`root` and its live descendants (from each process's parent in /proc/*/stat)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def tree_cpu(h, root):
+    """(ticks, precise) CPU seconds of the tree: the 10 ms ticks of each process with those
+    of the children it reaped (utime, stime, cutime, cstime: nothing lost when a child
+    dies), and the nanoseconds of every live thread (exact, but a thread or a child that
+    exits takes its time with it)."""
+    ticks = precise = 0.0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += sum(int(x) for x in fields[11:15]) / h.CLK_TCK
+            precise += h.thread_cpu_seconds(pid)
+        except (OSError, IndexError):
+            pass  # exited between the listing and the read
+    return ticks, precise
+
+
+def tree_status(root):
+    """Processes and summed VmRSS (bytes) of the tree, now."""
+    pids, rss = process_tree(root), 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss += next((int(line.split()[1]) * 1024 for line in f
+                             if line.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return len(pids), rss
+
+
+class TreeSampler:
+    """`harness.Sampler` for a process tree: CPU every 50 ms, with the wall time."""
+
+    def __init__(self, h, root):
+        self.h, self.root, self.ticks, self.precise = h, root, [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(0.05)
+
+    def sample(self):
+        now, (ticks, precise) = time.time(), tree_cpu(self.h, self.root)
+        self.ticks.append((now, ticks))
+        self.precise.append((now, precise))
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+        self.sample()  # past the last close, which the caller waited for
+
+    def between(self, t0, t1):
+        """CPU seconds between wall times: the exact series unless it ever went down."""
+        values = [c for _, c in self.precise]
+        series = self.precise if all(a <= b for a, b in zip(values, values[1:])) else self.ticks
+        return self.h.Sampler.at(series, t1) - self.h.Sampler.at(series, t0)
+
+
+# ---------------------------------------------------------------------------------------
+# Scenarios
+
+
+def start(h, cli, scenario, worker, rep, mode, flags):
+    """A fresh server and the worker on it, warm (one noop_sync went through)."""
+    run = h.Run(cli, f"{scenario}-{mode}", worker, rep, worker_args=flags)
+    try:
+        run.start_worker()
+        run.sampler.stop.set()  # the scenarios sample what they need themselves
+        run.warm_up()
+    except BaseException:
+        run.close()
+        raise
+    return run
+
+
+def isolated(h, run, activity, p):
+    """CPU per no-op of the worker's process tree over the drain of `contained_noop`."""
+    n = p["contained_noop"]
+    # The children are started (legwork's warm child, Python's pool) before the window.
+    run.enqueue.start("warm", 8, activity)
+    run.enqueue.wait("warm", 8, timeout=60)
+    sampler = TreeSampler(h, run.worker.pid)
+    run.enqueue.start("a", n, activity, "--concurrency", 64)
+    ok = run.enqueue.wait("a", n, timeout=300)
+    processes, rss = tree_status(run.worker.pid)
+    sampler.finish()
+    described = run.enqueue.describe("a", n)
+    started = [d["started"] for d in described if d["started"] is not None]
+    done = h.closes(described)
+    result = {"ok": ok and h.all_completed(described), "statuses": h.status_counts(described),
+              "processes": processes, "tree_rss_mib": rss / MIB}
+    if done:
+        t0, t1 = min(started), max(done)
+        result.update({"count": len(done), "throughput_per_s": len(done) / (t1 - t0),
+                       "tree_cpu_ms_per_activity": 1000 * sampler.between(t0, t1) / len(done)})
+    return result
+
+
+def crash(h, run, activity, p):
+    """How many of `crash_inflight` sleeping activities complete once one aborts."""
+    n, window = p["crash_inflight"], p["crash_window_s"]
+    long = ["--start-to-close-ms", LONG_MS]
+    run.enqueue.start("steady", n, "block_sync", "--arg", p["crash_sleep_ms"], *long)
+    all_started = run.enqueue.started("steady", n, timeout=60)
+    crashed_at = time.time()
+    run.enqueue.start("crash", 1, activity, *long)
+    run.enqueue.wait("steady", n, timeout=window)
+    code = run.worker.poll()
+    steady = run.enqueue.describe("steady", n)
+    crasher = run.enqueue.describe("crash", 1)[0]
+    in_time = [d for d in steady if d["status"] == "COMPLETED"
+               and d["close"] is not None and d["close"] <= crashed_at + window]
+    return {"ok": all_started, "inflight": n, "completed": len(in_time),
+            "statuses": h.status_counts(steady), "worker_alive": code is None,
+            "worker_exit": code, "crash_status": crasher["status"],
+            "crash_failure": crasher["failure_message"]}
+
+
+def runaway(h, cli, run, activity, p):
+    """Seconds from cancelling a runaway to the start of the no-op queued behind it."""
+    run.enqueue.start("runaway", 1, activity, "--start-to-close-ms", LONG_MS,
+                      "--heartbeat-timeout-ms", p["runaway_heartbeat_timeout_ms"])
+    started = run.enqueue.started("runaway", 1, timeout=60)
+    run.enqueue.start("next", 1, "noop_sync", "--start-to-close-ms", LONG_MS)
+    time.sleep(1)  # the no-op waits for the one slot; the runaway heartbeats meanwhile
+    cancelled_at = time.time()
+    cancel = subprocess.run([cli, "activity", "cancel", "--activity-id", "runaway-0",
+                             "--address", run.server.address, "--reason", "bench"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cancel_s = time.time() - cancelled_at
+    run.enqueue.started("next", 1, timeout=p["runaway_window_s"])
+    code = run.worker.poll()
+    queued = run.enqueue.describe("next", 1)[0]
+    runaway = run.enqueue.describe("runaway", 1)[0]
+    served = queued["started"] - cancelled_at if queued["started"] else None
+    return {"ok": started and cancel.returncode == 0, "cancel_error": cancel.stderr.strip(),
+            "cancel_call_s": cancel_s, "served_after_s": served,
+            "window_s": p["runaway_window_s"], "worker_alive": code is None,
+            "runaway_status": runaway["status"], "runaway_failure": runaway["failure_message"]}
+
+
+def containment(h, cli, scenario, worker, rep, p):
+    """Every mode of `worker` in `scenario`, each on a fresh server."""
+    out = {}
+    for mode, how, activity, flags in MODES[scenario][worker]:
+        if scenario == "runaway":
+            flags = ["--max-concurrent-activities", "1", *flags]
+        run, load = None, open("/proc/loadavg").read().split()[:3]
+        try:  # one mode failing must not lose the other's figures
+            run = start(h, cli, scenario, worker, rep, mode, flags)
+            h.log(f"  {worker}: {scenario}, {how}")
+            if scenario == "isolated":
+                out[mode] = isolated(h, run, activity, p)
+            elif scenario == "crash":
+                out[mode] = crash(h, run, activity, p)
+            else:
+                out[mode] = runaway(h, cli, run, activity, p)
+        except Exception as error:
+            h.log(f"  {worker}: {scenario} {mode} failed: {error}")
+            out[mode] = {"ok": False, "error": str(error)}
+        finally:
+            if run is not None:
+                run.close()
+        out[mode]["how"] = how
+        out[mode]["loadavg"] = load
+    return {"ok": all(r["ok"] for r in out.values()), "modes": out}
+
+
+# ---------------------------------------------------------------------------------------
+# Report
+
+
+def first_run(res, worker, mode=None):
+    """The first repetition's figures of `worker` in `mode` (its only mode by default)."""
+    runs = res.get(worker) or []
+    modes = runs[0].get("modes", {}) if runs else {}
+    if mode is None:
+        return next(iter(modes.values()), None)
+    return modes.get(mode)
+
+
+def cells(res, workers, mode, getter):
+    """One cell per worker: `getter` of its first repetition's figures in `mode`."""
+    out = []
+    for w in workers:
+        r = first_run(res, w, mode)
+        out.append("n/a" if r is None else f"failed: {r['error']}" if "error" in r
+                   else getter(r))
+    return out
+
+
+def isolated_rows(res, workers, p, fmt, median_of):
+    def cpu(mode):
+        return [fmt(median_of(res.get(w) or [], "modes", mode, "tree_cpu_ms_per_activity"), 3)
+                for w in workers]
+
+    def ratio(w):
+        runs = res.get(w) or []
+        a = median_of(runs, "modes", "contained", "tree_cpu_ms_per_activity")
+        b = median_of(runs, "modes", "in_process", "tree_cpu_ms_per_activity")
+        return fmt(a / b) if a is not None and b else "n/a"
+
+    n = p["contained_noop"]
+    return [
+        ("contained: how", cells(res, workers, "contained", lambda r: r["how"])),
+        (f"contained: CPU per no-op, worker + children (ms, {n})", cpu("contained")),
+        ("in-process: how", cells(res, workers, "in_process", lambda r: r["how"])),
+        (f"in-process: CPU per no-op, worker + children (ms, {n})", cpu("in_process")),
+        ("contained / in-process", [ratio(w) for w in workers]),
+        ("contained: processes in the tree", cells(
+            res, workers, "contained", lambda r: str(r.get("processes", "n/a")))),
+        ("contained / in-process: RSS of the tree (MiB)", [
+            " / ".join(fmt(median_of(res.get(w) or [], "modes", m, "tree_rss_mib"), 1)
+                       for m in ("contained", "in_process")) for w in workers]),
+        ("contained / in-process: drain throughput (activities/s)", [
+            " / ".join(fmt(median_of(res.get(w) or [], "modes", m, "throughput_per_s"), 1)
+                       for m in ("contained", "in_process")) for w in workers]),
+    ]
+
+
+def crash_rows(res, workers, p, fmt):
+    def worker_after(r):
+        code = r["worker_exit"]
+        if r["worker_alive"]:
+            return "serving"
+        return f"killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
+
+    def statuses(r):
+        return ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
+
+    def get(getter):  # one mode a worker here: its containment, or none (the Rust SDK)
+        return cells(res, workers, None, getter)
+
+    return [
+        ("the crashing activity", get(lambda r: r["how"])),
+        (f"of {p['crash_inflight']} block_sync({p['crash_sleep_ms']} ms) in flight, completed "
+         f"within {p['crash_window_s']} s of the abort", get(lambda r: str(r["completed"]))),
+        ("their statuses then", get(statuses)),
+        ("the crashing activity's outcome",
+         get(lambda r: f"{r['crash_status']}: {r['crash_failure'] or '-'}")),
+        ("the worker after the abort", get(worker_after)),
+    ]
+
+
+def runaway_rows(res, workers, p, fmt):
+    def served(r):
+        if r.get("served_after_s") is None:
+            return f"never, within {r['window_s']} s"
+        return fmt(r["served_after_s"])
+
+    rows = []
+    for mode in ("contained", "in_process"):
+        name = MODE_NAMES[mode]
+        rows += [
+            (f"{name}: runaway", cells(res, workers, mode, lambda r: r["how"])),
+            (f"{name}: cancel to the queued no-op's start (s)", cells(res, workers, mode, served)),
+            (f"{name}: the runaway then", cells(
+                res, workers, mode,
+                lambda r: f"{r['runaway_status']}: {r.get('runaway_failure') or '-'}")),
+        ]
+    return rows
+
+
+def report_table(lines, data, workers, labels, fmt, median_of):
+    """The scenarios' tables, appended to `lines` (markdown)."""
+    p = data["parameters"]
+    loads = [float(r["loadavg"][0]) for by in data["results"].values() for runs in by.values()
+             for run in runs for r in run.get("modes", {}).values() if r.get("loadavg")]
+    if loads:
+        lines += [f"Machine load during the containment runs (1-minute load average at each "
+                  f"mode's start, {data.get('cores', '?')} cores): {min(loads):.2f} to "
+                  f"{max(loads):.2f}.", ""]
+    titles = {
+        "isolated": "isolated: CPU per no-op activity of the worker's process tree (the worker "
+                    "and its children), contained against in-process",
+        "crash": f"crash: one activity aborts its process while {p['crash_inflight']} sync "
+                 f"activities sleep {p['crash_sleep_ms']} ms each (start-to-close "
+                 f"{LONG_MS // 1000} s)",
+        "runaway": f"runaway: a one-slot worker runs an activity that heartbeats every 100 ms "
+                   f"and ignores cancellation ({p['runaway_heartbeat_timeout_ms']} ms heartbeat "
+                   f"timeout); a no-op is queued behind it; the runaway is cancelled",
+    }
+    for scenario in SCENARIOS:
+        res = data["results"].get(scenario)
+        if not res:
+            continue
+        rows = {"isolated": lambda: isolated_rows(res, workers, p, fmt, median_of),
+                "crash": lambda: crash_rows(res, workers, p, fmt),
+                "runaway": lambda: runaway_rows(res, workers, p, fmt)}[scenario]()
+        lines += [f"**{titles[scenario]}**", "", "| | " + " | ".join(labels) + " |",
+                  "|---" * (len(labels) + 1) + "|"]
+        lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in rows]
+        lines.append("")
+
+
+def targets(data, median_of, add):
+    """The issue's targets for legwork's isolated activities."""
+    res, p = data["results"], data["parameters"]
+
+    def m(scenario, worker, mode, key):
+        return median_of(res.get(scenario, {}).get(worker, []), "modes", mode, key)
+
+    if "isolated" in res:
+        iso = m("isolated", "legwork", "contained", "tree_cpu_ms_per_activity")
+        plain = m("isolated", "legwork", "in_process", "tree_cpu_ms_per_activity")
+        py = m("isolated", "python", "contained", "tree_cpu_ms_per_activity")
+        add("isolated: CPU per no-op, worker + children, ≤ 1.5 × in-process sync",
+            iso / plain if iso is not None and plain else None, lambda v: v <= 1.5)
+        add("isolated: CPU per no-op below Python's process pool",
+            iso / py if iso is not None and py else None, lambda v: v < 1,
+            f"{iso:.3f} ms against {py:.3f} ms" if iso is not None and py else None)
+    if "crash" in res:
+        done = m("crash", "legwork", "contained", "completed")
+        n = p["crash_inflight"]
+        add(f"crash: {n} of {n} in flight complete beside an aborting isolated activity",
+            done, lambda v: v == n, f"{done:.0f} of {n}" if done is not None else None)
+    if "runaway" in res:
+        runs = res["runaway"].get("legwork", [])
+        served = [r.get("modes", {}).get("contained", {}).get("served_after_s") for r in runs]
+        bound, window = p["kill_grace_s"] + 1, p["runaway_window_s"]
+        # Never within the window counts as the window, and fails.
+        worst = max((window if v is None else v) for v in served) if runs else None
+        add(f"runaway: the slot serves again ≤ kill grace + 1 s ({bound} s) after the cancel",
+            worst, lambda v: None not in served and v <= bound,
+            None if worst is None else f"{worst:.2f} s" if None not in served
+            else f"never, within {window} s")
