@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 use super::contact::is_unreachable;
 use super::retry;
 use super::run::Shared;
+use super::WorkerOptions;
 use crate::attempt::CancelReason;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE, UNARY_DEADLINE};
 use crate::proto::nexus::{
@@ -31,10 +32,9 @@ use crate::proto::service::{
     RespondNexusTaskFailedRequest,
 };
 use crate::proto::{
-    worker_command, worker_command_result, CancelActivityResult,
-    ExecuteCommandsRequest, ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo,
-    Payload,
-    TaskQueue, TaskQueueKind, WorkerCommandResult,
+    worker_command, worker_command_result, CancelActivityResult, ExecuteCommandsRequest,
+    ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo, Payload, TaskQueue,
+    TaskQueueKind, WorkerCommandResult,
 };
 
 /// The one Nexus operation the server sends on a control queue.
@@ -86,7 +86,7 @@ async fn serve(shared: &Shared, queue: &str) {
     let poller_key = uuid::Uuid::new_v4().to_string();
     let mut failures = 0;
     loop {
-        let request = poll_request(shared, queue, &poller_key);
+        let request = poll_request(&shared.options, queue, &poller_key);
         let mut client = shared.client.clone();
         let polled = client
             .poll_nexus_task_queue(with_deadline(request, LONG_POLL_DEADLINE))
@@ -123,15 +123,21 @@ async fn serve(shared: &Shared, queue: &str) {
     }
 }
 
-fn poll_request(shared: &Shared, queue: &str, poller_key: &str) -> PollNexusTaskQueueRequest {
+/// Without deployment options, whatever the worker's: the queue is this process's alone
+/// and never versioned (sdk-go and sdk-core send an unversioned placeholder build id).
+fn poll_request(
+    options: &WorkerOptions,
+    queue: &str,
+    poller_key: &str,
+) -> PollNexusTaskQueueRequest {
     PollNexusTaskQueueRequest {
-        namespace: shared.options.connection.namespace.clone(),
+        namespace: options.connection.namespace.clone(),
         task_queue: Some(TaskQueue {
             name: queue.to_owned(),
             kind: TaskQueueKind::WorkerCommands as i32,
             ..Default::default()
         }),
-        identity: shared.options.connection.identity.clone(),
+        identity: options.connection.identity.clone(),
         worker_instance_key: poller_key.to_owned(),
         ..Default::default()
     }
@@ -301,9 +307,11 @@ mod tests {
 
     fn cancel(token: &[u8]) -> WorkerCommand {
         WorkerCommand {
-            r#type: Some(worker_command::Type::CancelActivity(CancelActivityCommand {
-                task_token: token.to_vec(),
-            })),
+            r#type: Some(worker_command::Type::CancelActivity(
+                CancelActivityCommand {
+                    task_token: token.to_vec(),
+                },
+            )),
         }
     }
 
@@ -337,6 +345,24 @@ mod tests {
     }
 
     #[test]
+    fn the_poll_names_the_queue_with_its_kind() {
+        let mut options = WorkerOptions::new("orders");
+        options.connection.namespace = "billing".to_owned();
+        let queue = control_queue("billing", "group");
+        let request = poll_request(&options, &queue, "poller");
+        let task_queue = request.task_queue.expect("a task queue");
+        assert_eq!(
+            task_queue.name,
+            "temporal-sys/worker-commands/billing/group"
+        );
+        assert_eq!(task_queue.kind, TaskQueueKind::WorkerCommands as i32);
+        assert_eq!(task_queue.kind, 3, "TASK_QUEUE_KIND_WORKER_COMMANDS");
+        assert_eq!(request.namespace, "billing");
+        assert_eq!(request.worker_instance_key, "poller");
+        assert_eq!(request.identity, options.connection.identity);
+    }
+
+    #[test]
     fn commands_are_read_from_the_start_operation_payload() {
         let sent = ExecuteCommandsRequest {
             commands: vec![cancel(b"one"), cancel(b"two")],
@@ -361,7 +387,10 @@ mod tests {
         );
         let other = nexus_request("FetchConfig", Some(ENCODING), Vec::new());
         let error = read_commands(Some(&other)).unwrap_err();
-        assert_eq!(error, Unreadable::UnknownOperation("FetchConfig".to_owned()));
+        assert_eq!(
+            error,
+            Unreadable::UnknownOperation("FetchConfig".to_owned())
+        );
         let json = nexus_request(OPERATION, Some("json/protobuf"), b"{}".to_vec());
         assert!(matches!(
             read_commands(Some(&json)),
