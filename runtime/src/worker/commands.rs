@@ -427,7 +427,7 @@ mod tests {
             CancelActivityResult {},
         ));
         let kinds: Vec<_> = response.results.into_iter().map(|r| r.r#type).collect();
-        assert_eq!(kinds, [done.clone(), None, done]);
+        assert_eq!(kinds, [done, None, done]);
     }
 
     #[test]
