@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use legwork::testing::DevServer;
+use legwork::worker::WorkerReport;
 use legwork::{activity, ActivityContext, ActivityError};
 use serde_json::Value;
 
@@ -37,6 +38,30 @@ fn wait_for_cancel(
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok("finished".to_owned())
+}
+
+/// The async twin of `wait_for_cancel`: sleeps `seconds` at one `.await`; a cancel drops
+/// it there, and the guard writes `MARKER.cancelled` as it goes.
+#[activity(async)]
+async fn sleep_for_cancel(marker: String, seconds: u64) -> String {
+    tokio::fs::write(format!("{marker}.started"), "")
+        .await
+        .expect("the marker is written");
+    let mut guard = DroppedAt(Some(marker));
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    guard.0 = None;
+    "finished".to_owned()
+}
+
+/// Writes `MARKER.cancelled` when dropped before the activity returned.
+struct DroppedAt(Option<String>);
+
+impl Drop for DroppedAt {
+    fn drop(&mut self) {
+        if let Some(marker) = self.0.take() {
+            let _ = std::fs::write(format!("{marker}.cancelled"), unix_now().to_string());
+        }
+    }
 }
 
 fn unix_now() -> f64 {
@@ -100,9 +125,10 @@ impl Drop for Marker {
 async fn cancel_via_workflow(
     address: &str,
     queue: &str,
+    activity: &str,
     marker: &Path,
     seconds: u64,
-) -> (Value, legwork::worker::WorkerReport) {
+) -> (Value, WorkerReport) {
     let mut options = worker_options(queue);
     options.connection.address = address.to_owned();
     let worker = start_worker(options);
@@ -111,6 +137,7 @@ async fn cancel_via_workflow(
         format!("{queue}-workflows"),
         queue.to_owned(),
         format!("cancel-{queue}"),
+        activity.to_owned(),
         marker.display().to_string(),
         seconds.to_string(),
     ];
@@ -131,8 +158,24 @@ async fn a_pushed_cancel_reaches_an_activity_that_never_heartbeats() {
     let address = commands_server().address();
     let queue = task_queue("worker-commands");
     let marker = Marker::new(&queue);
-    let (printed, report) = cancel_via_workflow(&address, &queue, &marker.0, 30).await;
+    let (printed, report) =
+        cancel_via_workflow(&address, &queue, "wait_for_cancel", &marker.0, 30).await;
+    assert_cancelled_within_2_s(&marker, &printed, &report);
+}
 
+#[tokio::test]
+async fn a_pushed_cancel_drops_an_async_activity_at_its_await() {
+    let address = commands_server().address();
+    let queue = task_queue("worker-commands-async");
+    let marker = Marker::new(&queue);
+    let (printed, report) =
+        cancel_via_workflow(&address, &queue, "sleep_for_cancel", &marker.0, 30).await;
+    assert_cancelled_within_2_s(&marker, &printed, &report);
+}
+
+/// The activity saw the cancel within 2 s of the workflow being asked for it, and ended
+/// Canceled, as the workflow and the worker both tell.
+fn assert_cancelled_within_2_s(marker: &Marker, printed: &Value, report: &WorkerReport) {
     let seen = marker
         .cancelled_at()
         .unwrap_or_else(|| panic!("the activity never saw the cancel: {printed}"));
@@ -162,7 +205,8 @@ async fn without_worker_commands_the_activity_does_not_learn_of_the_cancel() {
     let queue = task_queue("no-worker-commands");
     let marker = Marker::new(&queue);
     // Long enough for a pushed cancel to have arrived (the other test allows 2 s).
-    let (printed, report) = cancel_via_workflow(&address, &queue, &marker.0, 5).await;
+    let (printed, report) =
+        cancel_via_workflow(&address, &queue, "wait_for_cancel", &marker.0, 5).await;
 
     assert_eq!(
         marker.cancelled_at(),

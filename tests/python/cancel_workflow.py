@@ -1,14 +1,14 @@
 """A Python workflow that cancels the legwork activity it started (tests/worker_commands.rs).
 
-The workflow starts the legwork activity `wait_for_cancel` (which never heartbeats) and
-waits; once the activity has written MARKER.started, the script signals the workflow, which
+The workflow starts the legwork activity ACTIVITY (`wait_for_cancel` or
+`sleep_for_cancel`, neither of which heartbeats) and waits; once the activity has written MARKER.started, the script signals the workflow, which
 cancels the activity and waits for the cancellation to complete
 (`WAIT_CANCELLATION_COMPLETED`), so that the workflow sees how the attempt really ended.
 The script prints one JSON object:
 {"result": {"outcome": "completed"|"cancelled"|"failed", "detail": ...},
  "cancel_sent_at": UNIX_SECONDS}; a workflow that fails makes the script fail.
 
-Usage: cancel_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE WORKFLOW_ID MARKER SECONDS
+Usage: cancel_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE WORKFLOW_ID ACTIVITY MARKER SECONDS
 """
 
 import asyncio
@@ -38,9 +38,9 @@ class CancelInterop:
         self.cancel_asked = True
 
     @workflow.run
-    async def run(self, task_queue: str, marker: str, seconds: int):
+    async def run(self, task_queue: str, activity: str, marker: str, seconds: int):
         activity = workflow.start_activity(
-            "wait_for_cancel",
+            activity,
             args=[marker, seconds],
             task_queue=task_queue,
             start_to_close_timeout=timedelta(seconds=60),
@@ -66,12 +66,12 @@ async def wait_for_file(path, timeout=30.0):
         await asyncio.sleep(0.02)
 
 
-async def main(address, workflow_queue, activity_queue, workflow_id, marker, seconds):
+async def main(address, workflow_queue, activity_queue, workflow_id, activity, marker, seconds):
     client = await Client.connect(address)
     async with Worker(client, task_queue=workflow_queue, workflows=[CancelInterop]):
         handle = await client.start_workflow(
             CancelInterop.run,
-            args=[activity_queue, marker, int(seconds)],
+            args=[activity_queue, activity, marker, int(seconds)],
             id=workflow_id,
             task_queue=workflow_queue,
             execution_timeout=timedelta(seconds=90),
@@ -84,4 +84,4 @@ async def main(address, workflow_queue, activity_queue, workflow_id, marker, sec
 
 
 if __name__ == "__main__":
-    interop.run(main, *sys.argv[1:7])
+    interop.run(main, *sys.argv[1:8])
