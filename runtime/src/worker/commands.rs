@@ -8,9 +8,10 @@
 //! each request with one result per command, in order. As sdk-go
 //! (`internal/internal_worker_heartbeat.go`) and sdk-core (`worker/heartbeat.rs`) do: the
 //! queue is named after the worker grouping key that worker heartbeats carry, the request
-//! is the `ExecuteCommandsRequest` message in the start-operation payload (`binary/protobuf`),
-//! and a cancel for an attempt this worker does not hold is answered as done: the
-//! server's contract makes it a no-op, and the server may send a command again.
+//! is an `ExecuteCommandsRequest` in the start-operation payload (`binary/protobuf`), the
+//! answer a sync success, and a cancel for an attempt this worker does not hold is
+//! answered as done: the server's contract makes it a no-op (the server may send a
+//! command again, and sends cancels for every attempt of a workflow that closed).
 
 use std::sync::Arc;
 
@@ -71,7 +72,10 @@ fn cancel_by_token(shared: &Shared, token: &[u8]) -> bool {
 /// cancelled too. Returns at once where the namespace does not advertise worker commands.
 pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let Some(queue) = shared.control_queue.clone() else {
-        debug!("the namespace does not advertise worker commands; cancellations arrive with activity heartbeats only");
+        debug!(
+            "the namespace does not advertise worker commands; cancels arrive with \
+             activity heartbeats only"
+        );
         return;
     };
     tokio::select! {
@@ -105,7 +109,11 @@ async fn serve(shared: &Shared, queue: &str) {
             Err(status) => status,
         };
         if status.code() == tonic::Code::Unimplemented {
-            info!(%status, "the server does not take worker-command polls; cancellations arrive with activity heartbeats only");
+            info!(
+                %status,
+                "the server does not take worker-command polls; cancels arrive with \
+                 activity heartbeats only"
+            );
             return;
         }
         failures += 1;
