@@ -120,14 +120,24 @@ impl Drop for Marker {
     }
 }
 
+/// How the script ends the activity.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// The workflow cancels it and waits for the cancellation to complete.
+    Cancel,
+    /// The workflow is terminated with the activity running.
+    Terminate,
+}
+
 /// Runs the workflow against `address` with a legwork worker on its activity queue; what
 /// the script printed, and the worker's report.
-async fn cancel_via_workflow(
+async fn run_workflow(
     address: &str,
     queue: &str,
     activity: &str,
     marker: &Path,
     seconds: u64,
+    mode: Mode,
 ) -> (Value, WorkerReport) {
     let mut options = worker_options(queue);
     options.connection.address = address.to_owned();
@@ -140,6 +150,11 @@ async fn cancel_via_workflow(
         activity.to_owned(),
         marker.display().to_string(),
         seconds.to_string(),
+        match mode {
+            Mode::Cancel => "cancel",
+            Mode::Terminate => "terminate",
+        }
+        .to_owned(),
     ];
     let printed = tokio::task::spawn_blocking(move || {
         common::python::run_script("cancel_workflow.py", &args)
@@ -158,9 +173,17 @@ async fn a_pushed_cancel_reaches_an_activity_that_never_heartbeats() {
     let address = commands_server().address();
     let queue = task_queue("worker-commands");
     let marker = Marker::new(&queue);
-    let (printed, report) =
-        cancel_via_workflow(&address, &queue, "wait_for_cancel", &marker.0, 30).await;
-    assert_cancelled_within_2_s(&marker, &printed, &report);
+    let (printed, report) = run_workflow(
+        &address,
+        &queue,
+        "wait_for_cancel",
+        &marker.0,
+        30,
+        Mode::Cancel,
+    )
+    .await;
+    assert_cancelled_within_2_s(&marker, &printed);
+    assert_ended_canceled(&printed, &report);
 }
 
 #[tokio::test]
@@ -168,14 +191,42 @@ async fn a_pushed_cancel_drops_an_async_activity_at_its_await() {
     let address = commands_server().address();
     let queue = task_queue("worker-commands-async");
     let marker = Marker::new(&queue);
-    let (printed, report) =
-        cancel_via_workflow(&address, &queue, "sleep_for_cancel", &marker.0, 30).await;
-    assert_cancelled_within_2_s(&marker, &printed, &report);
+    let (printed, report) = run_workflow(
+        &address,
+        &queue,
+        "sleep_for_cancel",
+        &marker.0,
+        30,
+        Mode::Cancel,
+    )
+    .await;
+    assert_cancelled_within_2_s(&marker, &printed);
+    assert_ended_canceled(&printed, &report);
 }
 
-/// The activity saw the cancel within 2 s of the workflow being asked for it, and ended
-/// Canceled, as the workflow and the worker both tell.
-fn assert_cancelled_within_2_s(marker: &Marker, printed: &Value, report: &WorkerReport) {
+/// The server cancels the attempts of a workflow that closes: they stop at once rather
+/// than run on for nothing. The Canceled the worker then reports is refused (the workflow
+/// is gone), as a completion would have been.
+#[tokio::test]
+async fn terminating_the_workflow_stops_its_activity() {
+    let address = commands_server().address();
+    let queue = task_queue("worker-commands-terminate");
+    let marker = Marker::new(&queue);
+    let (printed, report) = run_workflow(
+        &address,
+        &queue,
+        "wait_for_cancel",
+        &marker.0,
+        30,
+        Mode::Terminate,
+    )
+    .await;
+    assert_cancelled_within_2_s(&marker, &printed);
+    assert_eq!(report.completed, 0, "{report:?}");
+}
+
+/// The activity saw the cancel within 2 s of the script asking for it.
+fn assert_cancelled_within_2_s(marker: &Marker, printed: &Value) {
     let seen = marker
         .cancelled_at()
         .unwrap_or_else(|| panic!("the activity never saw the cancel: {printed}"));
@@ -188,6 +239,10 @@ fn assert_cancelled_within_2_s(marker: &Marker, printed: &Value, report: &Worker
         (0.0..2.0).contains(&delay),
         "the activity saw the cancel {delay:.3} s after the workflow was asked to cancel it"
     );
+}
+
+/// The attempt ended Canceled, as the workflow and the worker both tell.
+fn assert_ended_canceled(printed: &Value, report: &WorkerReport) {
     assert_eq!(
         printed["result"]["outcome"], "cancelled",
         "the workflow saw the activity end Canceled: {printed}"
@@ -205,8 +260,15 @@ async fn without_worker_commands_the_activity_does_not_learn_of_the_cancel() {
     let queue = task_queue("no-worker-commands");
     let marker = Marker::new(&queue);
     // Long enough for a pushed cancel to have arrived (the other test allows 2 s).
-    let (printed, report) =
-        cancel_via_workflow(&address, &queue, "wait_for_cancel", &marker.0, 5).await;
+    let (printed, report) = run_workflow(
+        &address,
+        &queue,
+        "wait_for_cancel",
+        &marker.0,
+        5,
+        Mode::Cancel,
+    )
+    .await;
 
     assert_eq!(
         marker.cancelled_at(),

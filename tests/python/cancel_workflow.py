@@ -4,11 +4,13 @@ The workflow starts the legwork activity ACTIVITY (`wait_for_cancel` or
 `sleep_for_cancel`, neither of which heartbeats) and waits; once the activity has written MARKER.started, the script signals the workflow, which
 cancels the activity and waits for the cancellation to complete
 (`WAIT_CANCELLATION_COMPLETED`), so that the workflow sees how the attempt really ended.
-The script prints one JSON object:
+With MODE `terminate`, the script terminates the workflow instead and waits for the
+activity to write MARKER.cancelled (the server cancels the attempts of a workflow that
+closes); then "result" is null. The script prints one JSON object:
 {"result": {"outcome": "completed"|"cancelled"|"failed", "detail": ...},
  "cancel_sent_at": UNIX_SECONDS}; a workflow that fails makes the script fail.
 
-Usage: cancel_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE WORKFLOW_ID ACTIVITY MARKER SECONDS
+Usage: cancel_workflow.py ADDRESS WORKFLOW_TASK_QUEUE ACTIVITY_TASK_QUEUE WORKFLOW_ID ACTIVITY MARKER SECONDS MODE
 """
 
 import asyncio
@@ -66,7 +68,8 @@ async def wait_for_file(path, timeout=30.0):
         await asyncio.sleep(0.02)
 
 
-async def main(address, workflow_queue, activity_queue, workflow_id, activity, marker, seconds):
+async def main(address, workflow_queue, activity_queue, workflow_id, activity, marker, seconds,
+               mode):
     client = await Client.connect(address)
     async with Worker(client, task_queue=workflow_queue, workflows=[CancelInterop]):
         handle = await client.start_workflow(
@@ -78,10 +81,15 @@ async def main(address, workflow_queue, activity_queue, workflow_id, activity, m
         )
         await wait_for_file(marker + ".started")
         cancel_sent_at = time.time()
-        await handle.signal(CancelInterop.cancel_activity)
-        result = await handle.result()
+        if mode == "terminate":
+            await handle.terminate("the test is done with it")
+            await wait_for_file(marker + ".cancelled")
+            result = None
+        else:
+            await handle.signal(CancelInterop.cancel_activity)
+            result = await handle.result()
         print(json.dumps({"result": result, "cancel_sent_at": cancel_sent_at}))
 
 
 if __name__ == "__main__":
-    interop.run(main, *sys.argv[1:8])
+    interop.run(main, *sys.argv[1:9])
