@@ -256,6 +256,7 @@ fn assert_ended_canceled(printed: &Value, report: &WorkerReport) {
 
 #[tokio::test]
 async fn without_worker_commands_the_activity_does_not_learn_of_the_cancel() {
+    let logs = common::logs::captured_logs();
     let address = common::server().address();
     let queue = task_queue("no-worker-commands");
     let marker = Marker::new(&queue);
@@ -286,4 +287,7 @@ async fn without_worker_commands_the_activity_does_not_learn_of_the_cancel() {
         (0, 1, 0),
         "{report:?}"
     );
+    // Nothing above debug from worker commands (nor, in normal running, with them).
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(!logs.contains("worker::commands"), "{logs}");
 }
