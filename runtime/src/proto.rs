@@ -12,12 +12,22 @@ pub use temporalio_protos::protos::temporal::api::enums::v1::{
     ApplicationErrorCategory, TaskQueueKind, TaskQueueType, WorkerStatus,
 };
 pub use temporalio_protos::protos::temporal::api::failure::v1::{
-    failure::FailureInfo, ApplicationFailureInfo, Failure,
+    failure::FailureInfo, ApplicationFailureInfo, Failure, NexusHandlerFailureInfo,
 };
 pub use temporalio_protos::protos::temporal::api::namespace::v1::namespace_info::Capabilities;
+pub use temporalio_protos::protos::temporal::api::nexus::v1 as nexus;
+pub use temporalio_protos::protos::temporal::api::nexusservices::workerservice::v1::{
+    ExecuteCommandsRequest, ExecuteCommandsResponse,
+};
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::{TaskQueue, TaskQueueMetadata};
 pub use temporalio_protos::protos::temporal::api::worker::v1::{
+    worker_command, worker_command_result, CancelActivityResult, WorkerCommandResult,
     WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
+};
+/// Only the server sends these; the tests build them.
+#[cfg(test)]
+pub use temporalio_protos::protos::temporal::api::worker::v1::{
+    CancelActivityCommand, WorkerCommand,
 };
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1 as service;
 pub use temporalio_protos::protos::temporal::api::workflowservice::v1::workflow_service_client::WorkflowServiceClient;

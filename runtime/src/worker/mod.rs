@@ -6,6 +6,7 @@
 //! - the *blocking pool* (`legwork-blocking-N`) runs plain `#[activity]` functions.
 
 mod codecs;
+mod commands;
 mod contact;
 mod deployment;
 mod executor;

@@ -59,7 +59,12 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
     } else {
         shared.gate.poll_deadline(LONG_POLL_DEADLINE)
     };
-    let request = poll_request(&shared.options, &shared.instance_key, &shared.deployment);
+    let request = poll_request(
+        &shared.options,
+        &shared.instance_key,
+        &shared.deployment,
+        shared.control_queue.as_deref(),
+    );
     let mut client = shared.client.clone();
     let poll = client.poll_activity_task_queue(with_deadline(request, deadline));
     let polling = shared.metrics.polling();
@@ -119,11 +124,13 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
 }
 
 /// What every poll sends: the task-queue-wide rate limit only when one is set, since the
-/// server clears the queue's limit on a poll without it (the last poll wins).
+/// server clears the queue's limit on a poll without it (the last poll wins); the
+/// worker-commands queue only where the namespace advertises them.
 fn poll_request(
     options: &WorkerOptions,
     instance_key: &str,
     deployment: &WorkerDeploymentOptions,
+    control_queue: Option<&str>,
 ) -> PollActivityTaskQueueRequest {
     PollActivityTaskQueueRequest {
         namespace: options.connection.namespace.clone(),
@@ -136,6 +143,7 @@ fn poll_request(
             }
         }),
         deployment_options: Some(deployment.clone()),
+        worker_control_task_queue: control_queue.unwrap_or_default().to_owned(),
         ..Default::default()
     }
 }
@@ -157,8 +165,9 @@ mod tests {
     fn the_task_queue_limit_is_sent_only_when_set() {
         let mut options = WorkerOptions::new("q");
         let deployment = Deployment::versioned("d", "b").resolve().unwrap();
-        let request = poll_request(&options, "key", &deployment);
+        let request = poll_request(&options, "key", &deployment, None);
         assert_eq!(request.task_queue_metadata, None);
+        assert_eq!(request.worker_control_task_queue, "", "no worker commands");
         assert_eq!(request.worker_instance_key, "key");
         assert_eq!(request.deployment_options, Some(deployment.clone()));
         #[allow(deprecated)]
@@ -166,7 +175,8 @@ mod tests {
         assert_eq!(legacy, None, "no legacy versioning field");
 
         options.max_task_queue_activities_per_second = Some(12.5);
-        let request = poll_request(&options, "key", &deployment);
+        let request = poll_request(&options, "key", &deployment, Some("commands"));
+        assert_eq!(request.worker_control_task_queue, "commands");
         let metadata = request.task_queue_metadata.expect("the limit is sent");
         assert_eq!(metadata.max_tasks_per_second, Some(12.5));
     }

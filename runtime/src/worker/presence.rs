@@ -71,6 +71,11 @@ impl Presence {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Also names the worker's worker-commands queue, as in sdk-go and sdk-core.
+    pub(super) fn grouping_key(&self) -> &str {
+        &self.grouping_key
+    }
+
     /// Compares with the previous heartbeat's state, and makes this one the previous.
     fn since_previous(&self, now: SystemTime, processed: u64, failed: u64) -> SincePrevious {
         let cpu = CpuTimes::read();

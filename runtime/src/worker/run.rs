@@ -81,6 +81,9 @@ pub(super) struct Shared {
     pub(super) polls_complete_on_shutdown: bool,
     /// Worker heartbeats: whether to send them, and what the last one said.
     pub(super) presence: super::presence::Presence,
+    /// This worker's worker-commands queue, where the namespace advertises them: named on
+    /// every activity poll, polled by `commands.rs`.
+    pub(super) control_queue: Option<String>,
     pub(super) heartbeats_sent: Arc<AtomicU64>,
     pub(super) stalls: Arc<AtomicU64>,
     pub(super) event_loop_lag: Arc<LagMonitor>,
@@ -173,6 +176,11 @@ pub(super) fn spawn(
                         return WorkerReport::default();
                     }
                 };
+                let presence = super::presence::Presence::new(capabilities.worker_heartbeats);
+                let control_queue = capabilities.worker_commands.then(|| {
+                    let namespace = &options.connection.namespace;
+                    super::commands::control_queue(namespace, presence.grouping_key())
+                });
                 let shared = Arc::new(Shared {
                     gate,
                     rate_limiter: RateLimiter::new(options.max_activities_per_second),
@@ -193,7 +201,8 @@ pub(super) fn spawn(
                     contact: Arc::new(Contact::default()),
                     codecs,
                     polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
-                    presence: super::presence::Presence::new(capabilities.worker_heartbeats),
+                    presence,
+                    control_queue,
                     heartbeats_sent: Arc::new(AtomicU64::new(0)),
                     stalls,
                     event_loop_lag: Arc::new(LagMonitor::recording(metrics.event_loop_lag())),
@@ -278,6 +287,8 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     );
     tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
     tokio::spawn(super::presence::run(shared.clone()));
+    // Until the worker has stopped: attempts in the grace period can still be cancelled.
+    tokio::spawn(super::commands::run(shared.clone(), stop_lag.clone()));
     tokio::spawn(shared.gate.clone().run_ingestion_check(stop_lag.clone()));
     let mut pollers = JoinSet::new();
     pollers.spawn(super::poll::poll_loop(shared.clone()));
