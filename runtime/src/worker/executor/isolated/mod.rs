@@ -106,7 +106,11 @@ async fn attend(
     run: Run,
 ) -> Ended {
     let mut told_shutdown = run.worker_shutdown;
-    if child.send(to_child::Kind::Run(Box::new(run))).await.is_err() {
+    if child
+        .send(to_child::Kind::Run(Box::new(run)))
+        .await
+        .is_err()
+    {
         return Ended::Died;
     }
     let mut told: Option<(CancelReason, Instant)> = None;

@@ -153,8 +153,7 @@ impl ChildProcess {
     }
 }
 
-const ADD_INIT: &str = "call legwork::isolated::init() first thing in main (legwork::main!() \
-                        does) so that this executable can run isolated activities";
+const ADD_INIT: &str = "call legwork::isolated::init() first thing in main (legwork::main!() does)";
 
 /// Why a child that exited before its hello cannot serve.
 fn not_a_child(status: ExitStatus, stderr: &[String]) -> String {
