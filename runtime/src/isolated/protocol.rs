@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn the_child_reads_the_same_info() {
         use crate::context::{ActivityInfo, RetryPolicy};
-        use std::time::{SystemTime, UNIX_EPOCH};
+        use std::time::UNIX_EPOCH;
         let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
         let mut info = ActivityInfo {
             activity_id: "a-1".into(),
@@ -358,12 +358,11 @@ mod tests {
                 maximum_attempts: 5,
                 non_retryable_error_types: vec!["Bad".into()],
             }),
-            heartbeat_details: vec![crate::payload::encode_json(&7).unwrap()],
+            heartbeat_details: vec![crate::payload::encode_json(7).unwrap()],
         };
         info.deadline = Some(at(1_040));
         let back = ActivityInfo::from_task(&task_of(&info), "other", "images");
         assert_eq!(back, info);
-        let _ = SystemTime::now();
     }
 
     #[test]
