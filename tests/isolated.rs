@@ -47,6 +47,24 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// A loopback port nothing listens on now, for `--metrics-bind`.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to 20 s) until `ready` holds, checking every 20 ms.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// With 20 plain sync activities in flight, an isolated attempt misbehaves as `how` says:
 /// its failure names `cause`, the worker's pid is unchanged, the retry succeeds in a
 /// child, and all 20 complete.
@@ -118,6 +136,79 @@ async fn an_abort_costs_one_attempt() {
 }
 
 #[tokio::test]
+async fn children_are_counted_and_crashes_are_counted_by_cause() {
+    let queue = common::task_queue("metrics");
+    let port = free_port().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let _worker = worker(&queue, &["--metrics-bind", &bind]);
+    let client = common::client().await;
+    let crash = StartActivity::new("misbehave", &queue)
+        .id(format!("{queue}-crash"))
+        .arg("abort")
+        .retry_policy(retried_once())
+        .start_to_close_timeout(Duration::from_secs(30));
+    let _: u32 = start(&client, crash).await.result().await.unwrap();
+    let metrics = common::http::get(bind.parse().unwrap(), "/metrics").body;
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+            .to_owned()
+    };
+    let crashes = line("legwork_isolated_crashes{");
+    assert!(crashes.contains("cause=\"signal\"") && crashes.ends_with(" 1"), "{crashes}");
+    let live = line("legwork_isolated_children{");
+    assert!(!live.ends_with(" 0"), "children are counted: {live}");
+    assert!(line("legwork_isolated_children_busy{").ends_with(" 0"));
+}
+
+#[tokio::test]
+async fn children_die_with_a_killed_worker() {
+    let queue = common::task_queue("sigkill");
+    let mut worker = worker(&queue, &[]);
+    let client = common::client().await;
+    let runaway = StartActivity::new("runaway", &queue)
+        .id(format!("{queue}-runaway"))
+        .arg(&false)
+        .max_attempts(1)
+        .start_to_close_timeout(Duration::from_secs(120));
+    let runaway = start(&client, runaway).await;
+    common::wait_until_started(&runaway).await;
+    // One busy child and one warm one.
+    wait_for("two children", || children_of(worker.pid()).len() >= 2);
+    let children = children_of(worker.pid());
+    worker.kill();
+    wait_for("every child gone", || {
+        children.iter().all(|pid| !is_running(*pid))
+    });
+}
+
+#[tokio::test]
+async fn an_idle_child_that_dies_is_replaced() {
+    let queue = common::task_queue("idle-death");
+    let worker = worker(&queue, &[]);
+    wait_for("a warm child", || children_of(worker.pid()).len() == 1);
+    let first = children_of(worker.pid())[0];
+    std::process::Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()
+        .unwrap();
+    wait_for("another warm child", || {
+        children_of(worker.pid())
+            .iter()
+            .any(|pid| *pid != first && is_running(*pid))
+    });
+    let client = common::client().await;
+    let whoami = StartActivity::new("whoami", &queue)
+        .id(format!("{queue}-whoami"))
+        .max_attempts(1)
+        .start_to_close_timeout(Duration::from_secs(30));
+    let pid: u32 = start(&client, whoami).await.result().await.unwrap();
+    assert_ne!(pid, first);
+}
+
+#[tokio::test]
 async fn a_segfault_costs_one_attempt() {
     costs_one_attempt("segfault", "ProcessCrashed", "SIGSEGV").await;
 }
@@ -181,6 +272,7 @@ async fn a_runaway_is_killed_after_its_start_to_close_timeout() {
         })
         .await;
     let waited = next_started.saturating_sub(timed_out_at);
+    eprintln!("the slot served again {waited} ms after the start-to-close timeout");
     assert!(
         waited <= (KILL_GRACE + Duration::from_secs(2)).as_millis() as u64,
         "the slot served again {waited} ms after the timeout"
@@ -210,6 +302,7 @@ async fn a_cancelled_runaway_is_killed_after_the_kill_grace() {
         })
         .await;
     let waited = next_started.saturating_sub(cancelled_at);
+    eprintln!("the slot served again {waited} ms after the cancel request");
     assert!(
         waited <= (KILL_GRACE + Duration::from_secs(2)).as_millis() as u64,
         "the slot served again {waited} ms after the cancel"
@@ -241,6 +334,7 @@ async fn shutdown_kills_a_runaway_and_leaves_no_child() {
     let began = std::time::Instant::now();
     let status = worker.terminate();
     let took = began.elapsed();
+    eprintln!("shutdown with a runaway took {took:?}");
     assert!(status.success(), "{status:?}");
     assert!(
         took <= Duration::from_secs(2) + KILL_GRACE + Duration::from_secs(2),
@@ -309,6 +403,7 @@ async fn a_polite_activity_ends_canceled_before_the_kill_grace() {
     let began = std::time::Instant::now();
     polite.cancel("test").await.unwrap();
     let outcome = polite.outcome().await.unwrap();
+    eprintln!("a polite activity ended {:?} after the cancel", began.elapsed());
     assert!(
         matches!(&outcome, ActivityOutcome::Failed(f) if f.is_canceled()),
         "{outcome:?}"

@@ -117,6 +117,12 @@ impl WorkerProcess {
         panic!("the worker never logged {needle:?}");
     }
 
+    /// SIGKILL, as the OOM killer or `kill -9` ends a worker; waits for it.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap()
+    }
+
     pub fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
