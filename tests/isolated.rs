@@ -157,7 +157,10 @@ async fn children_are_counted_and_crashes_are_counted_by_cause() {
             .to_owned()
     };
     let crashes = line("legwork_isolated_crashes{");
-    assert!(crashes.contains("cause=\"signal\"") && crashes.ends_with(" 1"), "{crashes}");
+    assert!(
+        crashes.contains("cause=\"signal\"") && crashes.ends_with(" 1"),
+        "{crashes}"
+    );
     let live = line("legwork_isolated_children{");
     assert!(!live.ends_with(" 0"), "children are counted: {live}");
     assert!(line("legwork_isolated_children_busy{").ends_with(" 0"));
@@ -403,7 +406,10 @@ async fn a_polite_activity_ends_canceled_before_the_kill_grace() {
     let began = std::time::Instant::now();
     polite.cancel("test").await.unwrap();
     let outcome = polite.outcome().await.unwrap();
-    eprintln!("a polite activity ended {:?} after the cancel", began.elapsed());
+    eprintln!(
+        "a polite activity ended {:?} after the cancel",
+        began.elapsed()
+    );
     assert!(
         matches!(&outcome, ActivityOutcome::Failed(f) if f.is_canceled()),
         "{outcome:?}"

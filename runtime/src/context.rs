@@ -252,7 +252,7 @@ impl ActivityContext {
     /// activity can stop with `?`. Details that cannot be encoded are an error too
     /// (`PayloadEncodeError`, not retryable), and nothing is recorded.
     pub fn heartbeat<T: Serialize + ?Sized>(&self, details: &T) -> Result<(), ActivityError> {
-        let mut payload = encode_json(details).map_err(|error| {
+        let payload = encode_json(details).map_err(|error| {
             ActivityError::new(format!(
                 "activity `{}` could not encode its heartbeat details: {error}",
                 self.info().activity_type
@@ -260,14 +260,20 @@ impl ActivityContext {
             .with_type(failure_type::ENCODE)
             .non_retryable()
         })?;
-        if let Some(interceptors) = &self.inner.interceptors {
-            interceptors.heartbeat(self.info(), &mut payload);
-        }
-        self.inner.attempt.record_heartbeat(payload);
+        self.heartbeat_payload(payload);
         match self.cancel_reason() {
             Some(reason) => Err(ActivityError::cancelled(reason)),
             None => Ok(()),
         }
+    }
+
+    /// Records details already encoded (an isolated child's), through the interceptors'
+    /// heartbeat hook as [`heartbeat`](Self::heartbeat) would.
+    pub(crate) fn heartbeat_payload(&self, mut payload: Payload) {
+        if let Some(interceptors) = &self.inner.interceptors {
+            interceptors.heartbeat(self.info(), &mut payload);
+        }
+        self.inner.attempt.record_heartbeat(payload);
     }
 
     /// The details the previous attempt recorded with its last heartbeat, if any.

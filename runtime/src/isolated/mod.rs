@@ -5,8 +5,9 @@
 //! at build time, so nothing crosses the socket but the attempt's facts and payloads. An
 //! executable serves as a child once its `main` calls [`init`] first; `legwork::main!()`
 //! does. Codecs and interceptors stay in the worker: the child sees arguments already
-//! decoded by the codecs and returns its result before they encode it, and interceptors'
-//! `execute_sync` hooks do not run around isolated attempts.
+//! decoded by the codecs and returns its result before they encode it; interceptors'
+//! heartbeat hook sees the child's heartbeats, and their `execute_sync` hook does not run
+//! around isolated attempts.
 //!
 //! ```no_run
 //! #[legwork::activity(isolated)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 use tracing::{debug, Span};
 
-use super::executor::TaskInput;
+use super::executor::{local_timeout_buffer, TaskInput};
 use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
 use super::respond::Report;
 use super::run::Shared;
@@ -18,22 +18,9 @@ use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::registry::{Invoker, Outcome};
+use crate::registry::Outcome;
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
 use crate::telemetry::trace;
-
-/// sdk-core's margin past a timeout before it cancels an attempt locally.
-const LOCAL_TIMEOUT_BUFFER: Duration = Duration::from_secs(5);
-
-/// The margin for an attempt: none for an isolated one, whose child is told at the
-/// timeout and killed a kill grace later, so that its slot serves again as soon as the
-/// server has timed it out.
-fn timeout_buffer(invoker: &Invoker) -> Duration {
-    match invoker {
-        Invoker::Isolated { .. } => Duration::ZERO,
-        _ => LOCAL_TIMEOUT_BUFFER,
-    }
-}
 
 /// Every attempt in flight parks in this future, so it is kept small: the task arrives
 /// boxed (an async fn keeps its arguments for its whole life) and `prepare` takes it apart
@@ -71,7 +58,7 @@ pub(super) async fn handle_task(
                 type_permit = limits.wait(&activity, &attempt, &shared.shutdown).await?;
                 executors.run(descriptor, ctx, input, span.clone()).await
             });
-            let buffer = timeout_buffer(&descriptor.invoker);
+            let buffer = local_timeout_buffer(&descriptor.invoker);
             with_local_timeouts(run, &attempt, timeouts, buffer, &acked).await
         }
     };

@@ -37,6 +37,20 @@ pub(crate) struct Executors {
     pub(crate) isolated: OnceLock<Arc<ChildPool>>,
 }
 
+/// sdk-core's margin past a timeout before it cancels an attempt locally.
+const LOCAL_TIMEOUT_BUFFER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long past its start-to-close or heartbeat timeout an attempt is cancelled locally:
+/// sdk-core's 5 s where the attempt can only be asked to stop; none for an isolated one,
+/// whose child is told at the timeout and killed a kill grace later, so that its slot
+/// serves again as soon as the server has timed it out.
+pub(crate) fn local_timeout_buffer(invoker: &Invoker) -> std::time::Duration {
+    match invoker {
+        Invoker::Isolated { .. } => std::time::Duration::ZERO,
+        Invoker::Sync(_) | Invoker::Async(_) => LOCAL_TIMEOUT_BUFFER,
+    }
+}
+
 /// How an attempt begins: straight into the activity, or into the interceptors.
 enum Start {
     Plain(Vec<Payload>),
@@ -57,10 +71,14 @@ impl Executors {
         span: Span,
     ) -> Outcome {
         let name = descriptor.name;
-        // An isolated attempt leaves the process: interceptors stay here, around nothing.
+        // An isolated attempt leaves the process. Interceptors stay here: their heartbeat
+        // hook sees the child's heartbeats; `execute_sync` does not wrap the attempt.
         if let Invoker::Isolated { memory_limit, .. } = descriptor.invoker {
             return match self.isolated.get() {
-                Some(pool) => isolated::run(pool, name, memory_limit, ctx, payloads, span).await,
+                Some(pool) => {
+                    let ctx = ctx.intercepted(&self.interceptors);
+                    isolated::run(pool, name, memory_limit, ctx, payloads, span).await
+                }
                 None => Err(ActivityError::new(format!(
                     "isolated activity `{name}` has no child processes on this worker"
                 ))),

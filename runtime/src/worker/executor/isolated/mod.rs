@@ -17,7 +17,7 @@ use tracing::{debug, error, info, trace, warn, Instrument, Span};
 
 use self::crash::Cause;
 use self::process::ChildProcess;
-use crate::attempt::{Attempt, CancelReason};
+use crate::attempt::CancelReason;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::isolated::protocol::{from_child, reason_code, task_of, to_child, Log, Run};
@@ -63,9 +63,7 @@ pub(crate) async fn run(
     };
     child.served += 1;
     pool.metrics.busy.inc();
-    let ended = attend(pool, &mut child, &attempt, run)
-        .instrument(span)
-        .await;
+    let ended = attend(pool, &mut child, &ctx, run).instrument(span).await;
     pool.metrics.busy.dec();
     match ended {
         Ended::Outcome(outcome) => {
@@ -102,9 +100,10 @@ pub(crate) async fn run(
 async fn attend(
     pool: &ChildPool,
     child: &mut ChildProcess,
-    attempt: &Arc<Attempt>,
+    ctx: &ActivityContext,
     run: Run,
 ) -> Ended {
+    let attempt = ctx.attempt();
     let mut told_shutdown = run.worker_shutdown;
     if child
         .send(to_child::Kind::Run(Box::new(run)))
@@ -121,7 +120,7 @@ async fn attend(
                 Some(from_child::Kind::Outcome(outcome)) => {
                     return Ended::Outcome(outcome.into_outcome())
                 }
-                Some(from_child::Kind::Heartbeat(details)) => attempt.record_heartbeat(details),
+                Some(from_child::Kind::Heartbeat(details)) => ctx.heartbeat_payload(details),
                 Some(from_child::Kind::Log(log)) => relay_log(child.pid, log),
                 Some(from_child::Kind::Hello(_)) => {}
                 None => return Ended::Died,

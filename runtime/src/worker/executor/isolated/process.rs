@@ -55,8 +55,8 @@ impl ChildProcess {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let raw = theirs.as_raw_fd();
-        // SAFETY: between fork and exec only async-signal-safe calls: fcntl, dup2, prctl,
-        // getppid and _exit.
+        // SAFETY: between fork and exec only async-signal-safe calls: setpgid, fcntl, dup2,
+        // prctl, getppid and _exit.
         unsafe {
             command.pre_exec(move || in_child_before_exec(raw, parent));
         }
@@ -166,11 +166,17 @@ fn not_a_child(status: ExitStatus, stderr: &[String]) -> String {
     format!("{said}{}; {ADD_INIT}", last.unwrap_or_default())
 }
 
-/// Runs in the child between fork and exec: the socket onto its agreed descriptor, and
-/// death with the worker.
+/// Runs in the child between fork and exec: the socket onto its agreed descriptor, a
+/// process group of its own, and death with the worker.
 fn in_child_before_exec(socket: i32, parent: u32) -> io::Result<()> {
     // SAFETY: plain system calls on integers; all async-signal-safe.
     unsafe {
+        // Ctrl-C in a terminal signals the whole foreground group: the worker begins a
+        // graceful shutdown, and its children must not die under the attempts it grants
+        // the grace period. They die with the worker all the same (below).
+        if libc::setpgid(0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
         if socket == CHILD_FD {
             // dup2 onto itself would leave close-on-exec set.
             let flags = libc::fcntl(socket, libc::F_GETFD);
