@@ -174,7 +174,10 @@ async fn x_namespace_picks_the_namespace_s_chain() {
 
 #[tokio::test]
 async fn the_web_ui_s_cors_preflight_is_answered() {
-    let address = start(CodecServer::new(encryption())).await;
+    let ui = CodecServer::new(encryption())
+        .allow_origin(UI_ORIGIN)
+        .unwrap();
+    let address = start(ui).await;
     let preflight = [
         ("Origin", UI_ORIGIN),
         ("Access-Control-Request-Method", "POST"),
@@ -208,18 +211,44 @@ async fn the_web_ui_s_cors_preflight_is_answered() {
     let reply = request(address, "POST", "/encode", &headers, &body).await;
     assert_eq!(reply.header("access-control-allow-origin"), Some(UI_ORIGIN));
 
-    // Without an Origin (the CLI), any origin; with one configured, that one only.
+    // Without an Origin (the CLI) no CORS headers are needed, and none are sent.
     let reply = post(address, "/encode", "default", &body).await;
-    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
-    let fixed = CodecServer::new(encryption())
-        .allow_origin("https://ui.example")
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn no_page_of_another_origin_may_read_an_answer() {
+    let evil = [
+        ("Origin", "https://evil.example"),
+        ("X-Namespace", "default"),
+    ];
+    let body = payloads_to_json(&values());
+    // By default, no origin at all: the server is no decryption oracle for web pages.
+    let address = start(CodecServer::new(encryption())).await;
+    for origin in [UI_ORIGIN, "https://evil.example", "null"] {
+        let headers = [("Origin", origin), ("X-Namespace", "default")];
+        let reply = request(address, "POST", "/decode", &headers, &body).await;
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(reply.header("access-control-allow-credentials"), None);
+    }
+    // With the UI's origin configured, only that one.
+    let ui = CodecServer::new(encryption())
+        .allow_origin(UI_ORIGIN)
         .unwrap();
-    let address = start(fixed).await;
-    let reply = request(address, "OPTIONS", "/x/encode", &preflight, "").await;
-    assert_eq!(
-        reply.header("access-control-allow-origin"),
-        Some("https://ui.example")
-    );
+    let address = start(ui).await;
+    let reply = request(address, "POST", "/decode", &evil, &body).await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    let preflight = [
+        ("Origin", "https://evil.example"),
+        ("Access-Control-Request-Method", "POST"),
+    ];
+    let reply = request(address, "OPTIONS", "/decode", &preflight, "").await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
 }
 
 #[tokio::test]
@@ -235,7 +264,6 @@ async fn bad_bodies_are_400_with_one_line() {
         assert_eq!(reply.status, 400, "{body}");
         assert!(reply.body.starts_with("malformed body: "), "{}", reply.body);
         assert_eq!(reply.body.trim_end().lines().count(), 1, "{}", reply.body);
-        assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
     }
 
     // A payload encrypted with a key the server lacks: the key id, not a key.

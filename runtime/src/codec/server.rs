@@ -4,8 +4,9 @@
 //! - `POST {any prefix}/encode` and `POST {any prefix}/decode`: the body is proto3-JSON
 //!   `Payloads`, the answer the same shape, encoded or decoded by the chain;
 //! - `X-Namespace` picks a chain registered for that namespace, the default otherwise;
-//! - `OPTIONS` on those paths answers the Web UI's CORS preflight; every answer on them
-//!   carries `Access-Control-Allow-Origin`;
+//! - `OPTIONS` on those paths answers the Web UI's CORS preflight; answers carry CORS
+//!   headers only for an origin the server was told to allow (none by default), so a web
+//!   page the user happens to visit cannot make their browser decode payloads here;
 //! - 400 with a one-line message for a body that is not `Payloads` or a codec that
 //!   fails (as Go's handler), 413 past the body limit, 405 for other methods, 404 for
 //!   other paths.
@@ -36,11 +37,13 @@ const DEFAULT_MAX_BODY: usize = 64 << 20;
 /// An HTTP codec server for a [`CodecChain`]: embed [`handle`](Self::handle) in your own
 /// hyper (or axum) server, or run [`serve`](Self::serve).
 ///
-/// CORS: by default every answer allows the request's own `Origin` (with
+/// CORS: none by default. A browser then lets no page read an answer, which keeps the
+/// server from being a decryption oracle for any site the user visits; the CLI
+/// (`--codec-endpoint`) sends no `Origin` and is served as before. Name the Web UI's
+/// origin with [`allow_origin`](Self::allow_origin) (as Temporal's sample codec servers
+/// take `-web`): answers to that origin carry it, with
 /// `Access-Control-Allow-Credentials: true`, which the UI's `codec.includeCredentials`
-/// needs), or `*` when the request has none. The server decodes whatever it is sent, so
-/// in production name the UI's origin with [`allow_origin`](Self::allow_origin) and keep
-/// the server where only the UI's users reach it.
+/// needs. Keep the server where only the UI's users reach it all the same.
 ///
 /// ```no_run
 /// use legwork::codec::{Aes256Gcm, CodecChain, CodecServer};
@@ -60,7 +63,7 @@ const DEFAULT_MAX_BODY: usize = 64 << 20;
 pub struct CodecServer {
     default: CodecChain,
     namespaces: HashMap<String, CodecChain>,
-    allow_origin: Option<HeaderValue>,
+    allowed_origins: Vec<HeaderValue>,
     max_body: usize,
 }
 
@@ -77,7 +80,7 @@ impl CodecServer {
         Self {
             default: codecs,
             namespaces: HashMap::new(),
-            allow_origin: None,
+            allowed_origins: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
         }
     }
@@ -89,10 +92,10 @@ impl CodecServer {
         self
     }
 
-    /// Allows only this origin (the Web UI's, e.g. `https://temporal.example.com`),
-    /// instead of echoing the request's.
+    /// Lets pages of this origin (the Web UI's, e.g. `https://temporal.example.com` or
+    /// `http://localhost:8233`) read answers; call it once per origin.
     pub fn allow_origin(mut self, origin: &str) -> Result<Self, InvalidHeaderValue> {
-        self.allow_origin = Some(HeaderValue::from_str(origin)?);
+        self.allowed_origins.push(HeaderValue::from_str(origin)?);
         Ok(self)
     }
 
@@ -197,33 +200,24 @@ impl CodecServer {
             .map_err(|error| text(StatusCode::BAD_REQUEST, &format!("malformed body: {error}")))
     }
 
-    /// The configured origin, else the request's (with credentials), else `*`.
+    /// CORS headers for an allowed origin; none for any other, or without one.
     fn add_cors(&self, response: &mut Response<Full<Bytes>>, origin: Option<HeaderValue>) {
+        let Some(origin) = origin.filter(|origin| self.allowed_origins.contains(origin)) else {
+            return;
+        };
         let headers = response.headers_mut();
-        match self.allow_origin.clone().or(origin) {
-            Some(origin) => {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                    HeaderValue::from_static("true"),
-                );
-                if self.allow_origin.is_none() {
-                    // The answer depends on the request's origin: caches must know.
-                    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-                }
-            }
-            None => {
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
-            }
-        }
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        // The answer depends on the request's origin: caches must know.
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 
-/// Serves `codecs` on `listener` with the defaults of [`CodecServer`], until the task
-/// running it is dropped. What a generated `main`'s `--codec-server-bind` runs.
+/// Serves `codecs` on `listener` with the defaults of [`CodecServer`] (no CORS), until the
+/// task running it is dropped.
 ///
 /// ```no_run
 /// use legwork::codec::{serve, CodecChain, Zlib};

@@ -138,6 +138,10 @@ pub(super) struct Flags {
     /// worker's codecs (`main!(codecs = ...)`), e.g. 127.0.0.1:8081.
     #[arg(long, value_name = "ADDR")]
     pub(super) codec_server_bind: Option<std::net::SocketAddr>,
+    /// Let pages of this origin read the codec server's answers (CORS), e.g. the Web UI's
+    /// http://localhost:8233; repeatable [default: none, so no web page can]
+    #[arg(long, value_name = "ORIGIN", requires = "codec_server_bind")]
+    pub(super) codec_server_allow_origin: Vec<String>,
     /// Print each registered activity, its kind and source location, then exit.
     #[arg(long)]
     pub(super) list: bool,

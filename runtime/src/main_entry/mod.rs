@@ -90,7 +90,8 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
         Err(error) => return fail(error),
     };
     if let Some(bind) = flags.codec_server_bind {
-        match serve_codecs(bind, options.codecs.clone()) {
+        let origins = &flags.codec_server_allow_origin;
+        match serve_codecs(bind, options.codecs.clone(), origins) {
             Ok(address) => info!("codec server at http://{address} (POST /encode, /decode)"),
             Err(error) => return fail(error),
         }
@@ -147,7 +148,14 @@ fn worker_options(
 fn serve_codecs(
     bind: std::net::SocketAddr,
     codecs: CodecChain,
+    origins: &[String],
 ) -> Result<std::net::SocketAddr, Box<dyn std::error::Error>> {
+    let mut server = crate::codec::CodecServer::new(codecs);
+    for origin in origins {
+        server = server.allow_origin(origin).map_err(|_| {
+            format!("--codec-server-allow-origin {origin:?} is not a valid origin; write it as scheme://host[:port]")
+        })?;
+    }
     let listener = std::net::TcpListener::bind(bind).map_err(|error| {
         format!("cannot serve the codec server on {bind}: {error}; choose another --codec-server-bind address")
     })?;
@@ -162,7 +170,7 @@ fn serve_codecs(
                 .expect("a runtime for the codec server");
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => crate::codec::serve(listener, codecs).await,
+                    Ok(listener) => server.serve(listener).await,
                     Err(error) => error!("the codec server stopped: {error}"),
                 }
             });
