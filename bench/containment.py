@@ -30,14 +30,16 @@ import threading
 import time
 
 SCENARIOS = ["isolated", "crash", "runaway"]
-FULL = {"contained_noop": 1000, "crash_inflight": 50, "crash_sleep_ms": 3000,
+FULL = {"contained_noop": 1000, "contained_warm": 100, "crash_inflight": 50, "crash_sleep_ms": 3000,
         "crash_window_s": 30, "kill_grace_s": 2, "runaway_window_s": 20,
         "runaway_heartbeat_timeout_ms": 1000}
-QUICK = dict(FULL, contained_noop=200)
+QUICK = dict(FULL, contained_noop=200, contained_warm=50)
 # Python's documented process pool (ProcessPoolExecutor(max_workers=8)).
 PY_POOL = 8
 # Longer than any run: an activity that closes did not wait for its timeout.
 LONG_MS = 600_000
+# How long a worker has to complete a no-op after the crash to count as serving.
+PROBE_S = 10
 MIB = 1024 * 1024
 LEGWORK_GRACE = ["--isolated-kill-grace", f"{FULL['kill_grace_s']}s"]
 
@@ -178,12 +180,14 @@ def start(h, cli, scenario, worker, rep, mode, flags):
 
 def isolated(h, run, activity, p):
     """CPU per no-op of the worker's process tree over the drain of `contained_noop`."""
-    n = p["contained_noop"]
-    # The children are started (legwork's warm child, Python's pool) before the window.
-    run.enqueue.start("warm", 8, activity)
-    run.enqueue.wait("warm", 8, timeout=60)
+    n, warm, at_once = p["contained_noop"], p["contained_warm"], ["--concurrency", 64]
+    # Queued as the measured ones are, so that the children are started before the window
+    # (legwork keeps as many as ran at once, Python's pool grows to its 8).
+    run.enqueue.start("warm", warm, activity, *at_once)
+    run.enqueue.wait("warm", warm, timeout=120)
+    processes_before = tree_status(run.worker.pid)[0]
     sampler = TreeSampler(h, run.worker.pid)
-    run.enqueue.start("a", n, activity, "--concurrency", 64)
+    run.enqueue.start("a", n, activity, *at_once)
     ok = run.enqueue.wait("a", n, timeout=300)
     processes, rss = tree_status(run.worker.pid)
     sampler.finish()
@@ -191,7 +195,8 @@ def isolated(h, run, activity, p):
     started = [d["started"] for d in described if d["started"] is not None]
     done = h.closes(described)
     result = {"ok": ok and h.all_completed(described), "statuses": h.status_counts(described),
-              "processes": processes, "tree_rss_mib": rss / MIB}
+              "processes_before": processes_before, "processes": processes,
+              "tree_rss_mib": rss / MIB}
     if done:
         t0, t1 = min(started), max(done)
         result.update({"count": len(done), "throughput_per_s": len(done) / (t1 - t0),
@@ -208,13 +213,17 @@ def crash(h, run, activity, p):
     crashed_at = time.time()
     run.enqueue.start("crash", 1, activity, *long)
     run.enqueue.wait("steady", n, timeout=window)
-    code = run.worker.poll()
     steady = run.enqueue.describe("steady", n)
     crasher = run.enqueue.describe("crash", 1)[0]
+    # Still serving? An async no-op (Python's broken pool would fail a sync one anyway).
+    run.enqueue.start("after", 1, "noop_async", "--start-to-close-ms", LONG_MS)
+    serves = run.enqueue.wait("after", 1, timeout=PROBE_S)
+    code = run.worker.poll()
     in_time = [d for d in steady if d["status"] == "COMPLETED"
                and d["close"] is not None and d["close"] <= crashed_at + window]
     return {"ok": all_started, "inflight": n, "completed": len(in_time),
-            "statuses": h.status_counts(steady), "worker_alive": code is None,
+            "statuses": h.status_counts(steady), "serves_after": serves,
+            "worker_alive": code is None,
             "worker_exit": code, "crash_status": crasher["status"],
             "crash_failure": crasher["failure_message"]}
 
@@ -310,8 +319,9 @@ def isolated_rows(res, workers, p, fmt, median_of):
         ("in-process: how", cells(res, workers, "in_process", lambda r: r["how"])),
         (f"in-process: CPU per no-op, worker + children (ms, {n})", cpu("in_process")),
         ("contained / in-process", [ratio(w) for w in workers]),
-        ("contained: processes in the tree", cells(
-            res, workers, "contained", lambda r: str(r.get("processes", "n/a")))),
+        ("contained: processes in the tree (before / after the drain)", cells(
+            res, workers, "contained",
+            lambda r: f"{r.get('processes_before', 'n/a')} / {r.get('processes', 'n/a')}")),
         ("contained / in-process: RSS of the tree (MiB)", [
             " / ".join(fmt(median_of(res.get(w) or [], "modes", m, "tree_rss_mib"), 1)
                        for m in ("contained", "in_process")) for w in workers]),
@@ -323,9 +333,11 @@ def isolated_rows(res, workers, p, fmt, median_of):
 
 def crash_rows(res, workers, p, fmt):
     def worker_after(r):
+        if r["serves_after"]:
+            return "serving (a new no-op completed)"
         code = r["worker_exit"]
         if r["worker_alive"]:
-            return "serving"
+            return f"not serving (no new no-op in {PROBE_S} s), process still up"
         return f"killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
 
     def statuses(r):
