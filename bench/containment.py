@@ -30,8 +30,8 @@ import threading
 import time
 
 SCENARIOS = ["isolated", "crash", "runaway"]
-FULL = {"contained_noop": 1000, "contained_warm": 100, "crash_inflight": 50, "crash_sleep_ms": 3000,
-        "crash_window_s": 30, "kill_grace_s": 2, "runaway_window_s": 20,
+FULL = {"contained_noop": 1000, "contained_warm": 100, "crash_inflight": 50,
+        "crash_sleep_ms": 3000, "crash_window_s": 30, "kill_grace_s": 2, "runaway_window_s": 20,
         "runaway_heartbeat_timeout_ms": 1000}
 QUICK = dict(FULL, contained_noop=200, contained_warm=50)
 # Python's documented process pool (ProcessPoolExecutor(max_workers=8)).
@@ -44,37 +44,37 @@ MIB = 1024 * 1024
 LEGWORK_GRACE = ["--isolated-kill-grace", f"{FULL['kill_grace_s']}s"]
 
 
-def py_pool(n):
-    return f"ProcessPoolExecutor({n})", ["--process-pool", str(n)]
+def pool(activity, n=PY_POOL):
+    """Python's containment: `def` activities on its documented process pool, of `n`."""
+    return ("contained", f"{activity} on ProcessPoolExecutor({n})", activity,
+            ["--process-pool", str(n)])
+
+
+def plain(activity, how):
+    return ("in_process", f"{how} {activity}", activity, [])
 
 
 # scenario -> worker -> [(mode, how it runs, activity, worker flags)]
 MODES = {
     "isolated": {
         "legwork": [("contained", "#[activity(isolated)] noop_isolated", "noop_isolated", []),
-                    ("in_process", "#[activity] noop_sync", "noop_sync", [])],
-        "official-rust": [("in_process", "sync noop_sync", "noop_sync", [])],
-        "python": [("contained", "noop_sync on " + py_pool(PY_POOL)[0], "noop_sync",
-                    py_pool(PY_POOL)[1]),
-                   ("in_process", "noop_sync on threads", "noop_sync", [])],
+                    plain("noop_sync", "#[activity]")],
+        "official-rust": [plain("noop_sync", "sync fn")],
+        "python": [pool("noop_sync"), plain("noop_sync", "threads:")],
     },
     "crash": {
         "legwork": [("contained", "#[activity(isolated)] abort_isolated", "abort_isolated", [])],
-        "official-rust": [("in_process", "sync abort_sync", "abort_sync", [])],
-        "python": [("contained", "abort_sync on " + py_pool(FULL["crash_inflight"] + 1)[0],
-                    "abort_sync", py_pool(FULL["crash_inflight"] + 1)[1])],
+        "official-rust": [plain("abort_sync", "sync fn")],
+        "python": [pool("abort_sync", FULL["crash_inflight"] + 1)],
     },
     "runaway": {
         "legwork": [("contained", "#[activity(isolated)] runaway_isolated, "
                      + " ".join(LEGWORK_GRACE), "runaway_isolated", LEGWORK_GRACE),
-                    ("in_process", "#[activity] runaway_sync", "runaway_sync", [])],
-        "official-rust": [("in_process", "sync runaway_sync", "runaway_sync", [])],
-        "python": [("contained", "runaway_sync on " + py_pool(PY_POOL)[0], "runaway_sync",
-                    py_pool(PY_POOL)[1]),
-                   ("in_process", "runaway_sync on threads", "runaway_sync", [])],
+                    plain("runaway_sync", "#[activity]")],
+        "official-rust": [plain("runaway_sync", "sync fn")],
+        "python": [pool("runaway_sync"), plain("runaway_sync", "threads:")],
     },
 }
-MODE_NAMES = {"contained": "contained", "in_process": "in-process"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,20 +291,20 @@ def first_run(res, worker, mode=None):
     return modes.get(mode)
 
 
-def cells(res, workers, mode, getter):
+def cells(res, workers, mode, getter, missing="n/a"):
     """One cell per worker: `getter` of its first repetition's figures in `mode`."""
     out = []
     for w in workers:
         r = first_run(res, w, mode)
-        out.append("n/a" if r is None else f"failed: {r['error']}" if "error" in r
+        out.append(missing if r is None else f"failed: {r['error']}" if "error" in r
                    else getter(r))
     return out
 
 
 def isolated_rows(res, workers, p, fmt, median_of):
-    def cpu(mode):
-        return [fmt(median_of(res.get(w) or [], "modes", mode, "tree_cpu_ms_per_activity"), 3)
-                for w in workers]
+    def both(key, digits):  # "contained / in-process" medians of a figure
+        return [" / ".join(fmt(median_of(res.get(w) or [], "modes", m, key), digits)
+                           for m in ("contained", "in_process")) for w in workers]
 
     def ratio(w):
         runs = res.get(w) or []
@@ -312,28 +312,26 @@ def isolated_rows(res, workers, p, fmt, median_of):
         b = median_of(runs, "modes", "in_process", "tree_cpu_ms_per_activity")
         return fmt(a / b) if a is not None and b else "n/a"
 
-    n = p["contained_noop"]
     return [
-        ("contained: how", cells(res, workers, "contained", lambda r: r["how"])),
-        (f"contained: CPU per no-op, worker + children (ms, {n})", cpu("contained")),
-        ("in-process: how", cells(res, workers, "in_process", lambda r: r["how"])),
-        (f"in-process: CPU per no-op, worker + children (ms, {n})", cpu("in_process")),
-        ("contained / in-process", [ratio(w) for w in workers]),
+        ("contained / in-process: how", [f"{a} / {b}" for a, b in zip(
+            cells(res, workers, "contained", lambda r: r["how"], "none"),
+            cells(res, workers, "in_process", lambda r: r["how"]))]),
+        (f"contained / in-process: CPU per no-op, worker + children (ms, "
+         f"{p['contained_noop']} no-ops)", both("tree_cpu_ms_per_activity", 3)),
+        ("contained / in-process: CPU ratio", [ratio(w) for w in workers]),
+        ("contained / in-process: drain throughput (activities/s)",
+         both("throughput_per_s", 1)),
+        ("contained / in-process: RSS of the tree after the drain (MiB)",
+         both("tree_rss_mib", 1)),
         ("contained: processes in the tree (before / after the drain)", cells(
             res, workers, "contained",
             lambda r: f"{r.get('processes_before', 'n/a')} / {r.get('processes', 'n/a')}")),
-        ("contained / in-process: RSS of the tree (MiB)", [
-            " / ".join(fmt(median_of(res.get(w) or [], "modes", m, "tree_rss_mib"), 1)
-                       for m in ("contained", "in_process")) for w in workers]),
-        ("contained / in-process: drain throughput (activities/s)", [
-            " / ".join(fmt(median_of(res.get(w) or [], "modes", m, "throughput_per_s"), 1)
-                       for m in ("contained", "in_process")) for w in workers]),
     ]
 
 
-def crash_rows(res, workers, p, fmt):
+def crash_rows(res, workers, p):
     def worker_after(r):
-        if r["serves_after"]:
+        if r.get("serves_after"):
             return "serving (a new no-op completed)"
         code = r["worker_exit"]
         if r["worker_alive"]:
@@ -357,7 +355,7 @@ def crash_rows(res, workers, p, fmt):
     ]
 
 
-def runaway_rows(res, workers, p, fmt):
+def runaway_rows(res, workers, fmt):
     def served(r):
         if r.get("served_after_s") is None:
             return f"never, within {r['window_s']} s"
@@ -365,9 +363,9 @@ def runaway_rows(res, workers, p, fmt):
 
     rows = []
     for mode in ("contained", "in_process"):
-        name = MODE_NAMES[mode]
+        name = mode.replace("_", "-")
         rows += [
-            (f"{name}: runaway", cells(res, workers, mode, lambda r: r["how"])),
+            (f"{name}: runaway", cells(res, workers, mode, lambda r: r["how"], "none")),
             (f"{name}: cancel to the queued no-op's start (s)", cells(res, workers, mode, served)),
             (f"{name}: the runaway then", cells(
                 res, workers, mode,
@@ -399,9 +397,9 @@ def report_table(lines, data, workers, labels, fmt, median_of):
         res = data["results"].get(scenario)
         if not res:
             continue
-        rows = {"isolated": lambda: isolated_rows(res, workers, p, fmt, median_of),
-                "crash": lambda: crash_rows(res, workers, p, fmt),
-                "runaway": lambda: runaway_rows(res, workers, p, fmt)}[scenario]()
+        rows = (isolated_rows(res, workers, p, fmt, median_of) if scenario == "isolated"
+                else crash_rows(res, workers, p) if scenario == "crash"
+                else runaway_rows(res, workers, fmt))
         lines += [f"**{titles[scenario]}**", "", "| | " + " | ".join(labels) + " |",
                   "|---" * (len(labels) + 1) + "|"]
         lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in rows]
