@@ -377,3 +377,50 @@ fn a_taken_address_stops_the_worker_at_start() {
         "{message}"
     );
 }
+
+#[test]
+fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
+    use std::io::{Read, Write};
+    let queue = task_queue("slowloris");
+    let (_worker, address) = metered_worker(&queue);
+    let mut slow = std::net::TcpStream::connect(address).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
+    let began = Instant::now();
+    let mut served = 0;
+    let mut closed_after = None;
+    for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .cycle()
+    {
+        // One byte a second, as a slowloris client sends; the read waits out the second
+        // and sees the server close the connection when it does.
+        if slow.write_all(&[*byte]).is_err() {
+            closed_after = Some(began.elapsed());
+            break;
+        }
+        let mut answer = [0u8; 256];
+        match slow.read(&mut answer) {
+            Ok(0) => {
+                closed_after = Some(began.elapsed());
+                break;
+            }
+            Ok(_) => panic!("the server answered a request whose head never ended"),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed_after = Some(began.elapsed());
+                break;
+            }
+        }
+        // Meanwhile /metrics answers everyone else at once.
+        assert!(scrape(address).contains("temporal_"), "others are served");
+        served += 1;
+        assert!(began.elapsed() < Duration::from_secs(30), "never cut off");
+    }
+    let closed_after = closed_after.unwrap();
+    eprintln!("cut off after {closed_after:?}; {served} other scrapes served meanwhile");
+    assert!(closed_after >= Duration::from_secs(9), "{closed_after:?}");
+    assert!(closed_after <= Duration::from_secs(13), "{closed_after:?}");
+    assert!(served >= 5);
+}

@@ -1,6 +1,12 @@
 //! The accept-and-serve loop behind the worker's small HTTP/1 servers: `/metrics`
 //! (`telemetry::exporter`), the health probes (`worker::health`) and the codec server.
-//! Each brings only its handler; the loop, its error handling and its logging are here.
+//! Each brings only its handler; the loop, its limits, its error handling and its logging
+//! are here.
+//!
+//! Limits, so that a client cannot hold a connection or memory for ever: the request head
+//! must arrive within [`HEADER_READ_TIMEOUT`] (a client trickling its headers a byte at a
+//! time is cut off), and the codec server bounds the body's size and how long it may take
+//! (`codec::server`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,9 +16,12 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::debug;
+
+/// How long a client has to send a request's head (its request line and headers).
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds `address`; done at start, so that a taken port stops the worker there.
 pub(crate) async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
@@ -43,6 +52,8 @@ where
                 async move { Ok::<_, Infallible>(response.await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 debug!(%error, "{name} connection ended with an error");

@@ -8,8 +8,8 @@
 //!   headers only for an origin the server was told to allow (none by default), so a web
 //!   page the user happens to visit cannot make their browser decode payloads here;
 //! - 400 with a one-line message for a body that is not `Payloads` or a codec that
-//!   fails (as Go's handler), 413 past the body limit, 405 for other methods, 404 for
-//!   other paths.
+//!   fails (as Go's handler), 413 past the body limit, 408 for a body slower than 30 s,
+//!   405 for other methods, 404 for other paths.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -33,6 +33,8 @@ const ALLOW_METHODS: &str = "POST, GET, OPTIONS";
 const PREFLIGHT_MAX_AGE: &str = "600";
 /// Default bound on a request body.
 const DEFAULT_MAX_BODY: usize = 64 << 20;
+/// How long a request body may take to arrive; a client that trickles it is answered 408.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An HTTP codec server for a [`CodecChain`]: embed [`handle`](Self::handle) in your own
 /// hyper (or axum) server, or run [`serve`](Self::serve).
@@ -185,7 +187,12 @@ impl CodecServer {
         B: Body,
         B::Error: Into<Box<dyn Error + Send + Sync>>,
     {
-        let body = match Limited::new(body, self.max_body).collect().await {
+        let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, self.max_body).collect());
+        let Ok(read) = read.await else {
+            let message = format!("the body did not arrive within {BODY_TIMEOUT:?}");
+            return Err(text(StatusCode::REQUEST_TIMEOUT, &message));
+        };
+        let body = match read {
             Ok(body) => body.to_bytes(),
             Err(error) if error.is::<LengthLimitError>() => {
                 let message = format!("the body is larger than {} bytes", self.max_body);
