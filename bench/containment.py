@@ -291,6 +291,10 @@ def first_run(res, worker, mode=None):
     return modes.get(mode)
 
 
+def outcome(status, failure):
+    return f"{status}: {failure}" if failure else f"{status} (no outcome reported)"
+
+
 def cells(res, workers, mode, getter, missing="n/a"):
     """One cell per worker: `getter` of its first repetition's figures in `mode`."""
     out = []
@@ -350,7 +354,7 @@ def crash_rows(res, workers, p):
          f"within {p['crash_window_s']} s of the abort", get(lambda r: str(r["completed"]))),
         ("their statuses then", get(statuses)),
         ("the crashing activity's outcome",
-         get(lambda r: f"{r['crash_status']}: {r['crash_failure'] or '-'}")),
+         get(lambda r: outcome(r["crash_status"], r["crash_failure"]))),
         ("the worker after the abort", get(worker_after)),
     ]
 
@@ -369,7 +373,7 @@ def runaway_rows(res, workers, fmt):
             (f"{name}: cancel to the queued no-op's start (s)", cells(res, workers, mode, served)),
             (f"{name}: the runaway then", cells(
                 res, workers, mode,
-                lambda r: f"{r['runaway_status']}: {r.get('runaway_failure') or '-'}")),
+                lambda r: outcome(r["runaway_status"], r["runaway_failure"]))),
         ]
     return rows
 
