@@ -1,25 +1,11 @@
 """The containment scenarios of bench/run: `isolated`, `crash` and `runaway`.
 
 Run only when named: `bench/run --scenarios isolated,crash,runaway` (written to
-results/containment.{md,json}). Each worker runs each scenario in one or more *modes*
-(`MODES`): "contained" is its way of keeping a misbehaving activity from the rest
-(legwork's `#[activity(isolated)]`, a child process per attempt; Python's documented
-`ProcessPoolExecutor` with a `SharedStateManager`; the Rust SDK has none), "in-process"
-is the plain sync activity. Every mode runs on a fresh dev server.
-
-- isolated: `contained_noop` no-ops after a warm-up; CPU per no-op of the worker's whole
-  process tree (the worker and its children: legwork's re-executed workers, Python's pool
-  and manager processes), sampled every 50 ms over first start to last close.
-- crash: `crash_inflight` `block_sync(crash_sleep_ms)` running, then one activity that
-  aborts its process; how many of them complete within `crash_window_s` of the abort
-  (their start-to-close timeout is far longer: one that completes did not wait for it).
-  Python's pool gets a process for each of them and one for the abort (its docs' example
-  has 8): with 8, the abort would queue behind them and find the pool only after most
-  had finished.
-- runaway: a one-slot worker runs a runaway (heartbeats, ignores cancellation); a no-op
-  is queued behind it, the runaway is cancelled (`temporal activity cancel`), and the
-  seconds from the cancel request to the no-op's start (the server's time) are measured,
-  waiting at most `runaway_window_s`. legwork runs with `--isolated-kill-grace 2s`.
+results/containment.{md,json}); bench/README.md ("Containment") gives the method. Each
+worker runs each scenario in one or two modes (`MODES`), each on a fresh dev server:
+"contained", its way of keeping a misbehaving activity from the rest (legwork's
+`#[activity(isolated)]`; Python's documented process pool; the Rust SDK has none), and
+"in_process", the plain sync activity.
 
 `harness.py` passes itself (`h`) in, for `Run` and the helpers it shares.
 """
@@ -65,6 +51,8 @@ MODES = {
     "crash": {
         "legwork": [("contained", "#[activity(isolated)] abort_isolated", "abort_isolated", [])],
         "official-rust": [plain("abort_sync", "sync fn")],
+        # A pool process for each activity in flight and one for the abort: with the
+        # docs' 8, the abort would wait behind the sleepers until most had finished.
         "python": [pool("abort_sync", FULL["crash_inflight"] + 1)],
     },
     "runaway": {
@@ -154,10 +142,14 @@ class TreeSampler:
         self.thread.join()
         self.sample()  # past the last close, which the caller waited for
 
+    def exact(self):
+        """Whether the nanosecond series never went down (no thread or child exited)."""
+        values = [c for _, c in self.precise]
+        return all(a <= b for a, b in zip(values, values[1:]))
+
     def between(self, t0, t1):
         """CPU seconds between wall times: the exact series unless it ever went down."""
-        values = [c for _, c in self.precise]
-        series = self.precise if all(a <= b for a, b in zip(values, values[1:])) else self.ticks
+        series = self.precise if self.exact() else self.ticks
         return self.h.Sampler.at(series, t1) - self.h.Sampler.at(series, t0)
 
 
@@ -200,7 +192,8 @@ def isolated(h, run, activity, p):
     if done:
         t0, t1 = min(started), max(done)
         result.update({"count": len(done), "throughput_per_s": len(done) / (t1 - t0),
-                       "tree_cpu_ms_per_activity": 1000 * sampler.between(t0, t1) / len(done)})
+                       "tree_cpu_ms_per_activity": 1000 * sampler.between(t0, t1) / len(done),
+                       "cpu_from": "schedstat" if sampler.exact() else "ticks"})
     return result
 
 
