@@ -62,7 +62,9 @@ where
         }
     };
     match scope {
-        Some(scope) => scope.pool.execute(job),
+        Some(scope) => scope.pool.execute(job).map_err(|error| {
+            crate::pool::refused(&format!("run_blocking in activity `{activity}`"), &error)
+        })?,
         None => {
             std::thread::Builder::new()
                 .name("legwork-run-blocking".to_owned())

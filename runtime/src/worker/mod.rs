@@ -154,7 +154,10 @@ impl Worker {
                 let _ = thread.join();
                 Err(error)
             }
-            Err(_) => panic!("the worker's control thread died while starting"),
+            // The control thread ended without a word: it panicked while starting.
+            Err(_) => Err(WorkerError::Io(std::io::Error::other(
+                "the worker's control thread died while starting",
+            ))),
         }
     }
 }
@@ -197,10 +200,12 @@ impl RunningWorker {
         self.wait()
     }
 
+    /// The report; an empty one if the control thread panicked (its panic message is
+    /// already on stderr), rather than a second panic here, in `Drop` perhaps.
     fn wait(&mut self) -> WorkerReport {
-        self.thread
-            .take()
-            .map(|thread| thread.join().expect("the worker's control thread panicked"))
+        let thread = self.thread.take();
+        thread
+            .and_then(|thread| thread.join().ok())
             .unwrap_or_default()
     }
 }

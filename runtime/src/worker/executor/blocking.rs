@@ -21,7 +21,7 @@ pub(super) async fn run(
 ) -> Outcome {
     let (sender, receiver) = oneshot::channel();
     let interceptors = executors.interceptors.clone();
-    executors.blocking.execute(move || {
+    let started = executors.blocking.execute(move || {
         let _entered = span.enter();
         // The interceptors run here, on the pool thread, inside the same guard as the
         // activity: their panics fail the attempt, not the worker.
@@ -32,6 +32,9 @@ pub(super) async fn run(
         .unwrap_or_else(|panic| Err(ActivityError::from_panic(name, &*panic)));
         let _ = sender.send(outcome);
     });
+    if let Err(error) = started {
+        return Err(crate::pool::refused(&format!("activity `{name}`"), &error));
+    }
     receiver
         .await
         .unwrap_or_else(|_| Err(ActivityError::new("the activity's thread vanished")))
