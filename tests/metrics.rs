@@ -341,7 +341,10 @@ async fn a_worker_exports_core_names_labels_and_buckets() {
     assert!(count("legwork_heartbeats_coalesced", &base) >= 99.0);
     // A gauge of threads: a whole number, at most the pool's threads (100 by default).
     let busy = count("legwork_blocking_threads_busy", &base);
-    assert!(busy.fract() == 0.0 && (0.0..=100.0).contains(&busy), "{busy}");
+    assert!(
+        busy.fract() == 0.0 && (0.0..=100.0).contains(&busy),
+        "{busy}"
+    );
 
     for name in DASHBOARD {
         assert!(exported(&text, name), "the dashboard's {name} is missing");

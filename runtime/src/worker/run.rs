@@ -332,27 +332,58 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         report.control_lag.mean,
         report.stalls
     );
-    info!(?report, elapsed = ?began.elapsed(), "worker stopped");
+    info!(
+        elapsed = ?began.elapsed(),
+        "worker stopped: {} completed, {} failed, {} canceled, {} handed over at shutdown; \
+         {} heartbeats sent",
+        report.completed,
+        report.failed,
+        report.canceled,
+        report.abandoned_at_shutdown,
+        report.heartbeats_sent
+    );
     report
 }
 
 fn log_start(shared: &Shared) {
     let options = &shared.options;
     let names: Vec<&str> = shared.registry.names().collect();
+    // Only what is set: an empty field reads as a setting that is wrong.
+    let mut set = Vec::new();
+    let limits = shared.type_limits.describe();
+    if !limits.is_empty() {
+        set.push(format!("per-type limits {limits}"));
+    }
+    if shared.gate.is_autoscaling() {
+        set.push("pollers autoscaled".to_owned());
+    }
+    let deployment = &shared.deployment;
+    if !deployment.deployment_name.is_empty() {
+        set.push(format!(
+            "deployment {} build {}",
+            deployment.deployment_name, deployment.build_id
+        ));
+    }
+    if let Some(children) = shared.executors.isolated.get() {
+        set.push(format!(
+            "isolated activities' kill grace {:?}",
+            children.options.kill_grace
+        ));
+    }
+    let set = if set.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", set.join("; "))
+    };
     info!(
         address = %options.connection.address,
         namespace = %options.connection.namespace,
         task_queue = %options.task_queue,
         activities = %names.join(", "),
         slots = %slots::describe(options),
-        max_concurrent = %shared.type_limits.describe(),
         blocking_threads = options.blocking_threads,
         async_threads = options.async_threads,
-        pollers = ?options.pollers,
-        autoscaling = shared.gate.is_autoscaling(),
-        deployment = %shared.deployment.deployment_name,
-        build_id = %shared.deployment.build_id,
-        "legwork worker serving {} activities",
+        "legwork worker serving {} activities{set}",
         names.len()
     );
 }
