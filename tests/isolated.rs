@@ -446,3 +446,21 @@ async fn the_childs_log_lines_reach_the_workers_log_with_the_activity() {
         "the activity's span fields: {line}"
     );
 }
+
+#[test]
+fn list_marks_isolated_activities() {
+    let output = std::process::Command::new(common::process::example("isolated"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(output.stdout).unwrap();
+    let kind = |name: &str| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(&format!("{name}\t")))
+            .and_then(|line| line.split('\t').nth(1))
+            .map(str::to_owned)
+    };
+    assert_eq!(kind("misbehave").as_deref(), Some("isolated"), "{listed}");
+    assert_eq!(kind("steady").as_deref(), Some("sync"), "{listed}");
+}
