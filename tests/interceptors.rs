@@ -301,7 +301,11 @@ async fn outbound_sees_and_changes_heartbeats_on_the_activitys_thread() {
         .iter()
         .map(|p| serde_json::from_slice(&p.data).unwrap())
         .collect();
-    assert_eq!(sent, [300], "the last heartbeat, as the interceptor changed it");
+    assert_eq!(
+        sent,
+        [300],
+        "the last heartbeat, as the interceptor changed it"
+    );
 }
 
 /// Panics on the argument "boom", in sync and async activities alike.

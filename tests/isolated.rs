@@ -227,12 +227,14 @@ async fn a_memory_overrun_costs_one_attempt() {
 }
 
 /// A one-slot worker with a 2 s kill grace, a runaway in its slot and `started_at`
-/// queued behind it: when the queued one started, in ms since the epoch.
+/// queued behind it: `stop` stops the runaway and says when (ms since the epoch). Asserts
+/// that the queued activity started within the kill grace + 2 s of that, and returns the
+/// runaway's outcome.
 async fn runaway_then_next(
     queue: &str,
     runaway: StartActivity,
     stop: impl AsyncFnOnce(&ActivityHandle) -> u64,
-) -> (ActivityHandle, u64, u64) {
+) -> ActivityOutcome {
     let client = common::client().await;
     let runaway = start(&client, runaway).await;
     common::wait_until_started(&runaway).await;
@@ -243,7 +245,13 @@ async fn runaway_then_next(
     let next = start(&client, next).await;
     let stopped_at = stop(&runaway).await;
     let started: u64 = next.result().await.expect("the queued activity runs");
-    (runaway, stopped_at, started)
+    let waited = started.saturating_sub(stopped_at);
+    eprintln!("{queue}: the slot served again {waited} ms after the runaway was stopped");
+    assert!(
+        waited <= (KILL_GRACE + Duration::from_secs(2)).as_millis() as u64,
+        "the slot served again {waited} ms after the runaway was stopped"
+    );
+    runaway.outcome().await.unwrap()
 }
 
 fn one_slot(queue: &str) -> WorkerProcess {
@@ -267,20 +275,13 @@ async fn a_runaway_is_killed_after_its_start_to_close_timeout() {
         .arg(&false)
         .max_attempts(1)
         .start_to_close_timeout(Duration::from_secs(3));
-    let (runaway, timed_out_at, next_started) =
-        runaway_then_next(&queue, runaway, async |runaway| {
-            let started = runaway.describe().await.unwrap().last_started_time.unwrap();
-            let started = started.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-            started + 3000
-        })
-        .await;
-    let waited = next_started.saturating_sub(timed_out_at);
-    eprintln!("the slot served again {waited} ms after the start-to-close timeout");
-    assert!(
-        waited <= (KILL_GRACE + Duration::from_secs(2)).as_millis() as u64,
-        "the slot served again {waited} ms after the timeout"
-    );
-    let outcome = runaway.outcome().await.unwrap();
+    // Stopped by its start-to-close timeout, 3 s after it started.
+    let outcome = runaway_then_next(&queue, runaway, async |runaway| {
+        let started = runaway.describe().await.unwrap().last_started_time.unwrap();
+        let started = started.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        started + 3000
+    })
+    .await;
     assert!(
         matches!(&outcome, ActivityOutcome::Failed(f) if f.is_timeout()),
         "{outcome:?}"
@@ -297,20 +298,12 @@ async fn a_cancelled_runaway_is_killed_after_the_kill_grace() {
         .max_attempts(1)
         .heartbeat_timeout(Duration::from_secs(1))
         .start_to_close_timeout(Duration::from_secs(120));
-    let (runaway, cancelled_at, next_started) =
-        runaway_then_next(&queue, runaway, async |runaway| {
-            let cancelled_at = now_ms();
-            runaway.cancel("test").await.unwrap();
-            cancelled_at
-        })
-        .await;
-    let waited = next_started.saturating_sub(cancelled_at);
-    eprintln!("the slot served again {waited} ms after the cancel request");
-    assert!(
-        waited <= (KILL_GRACE + Duration::from_secs(2)).as_millis() as u64,
-        "the slot served again {waited} ms after the cancel"
-    );
-    let outcome = runaway.outcome().await.unwrap();
+    let outcome = runaway_then_next(&queue, runaway, async |runaway| {
+        let cancelled_at = now_ms();
+        runaway.cancel("test").await.unwrap();
+        cancelled_at
+    })
+    .await;
     assert!(
         matches!(&outcome, ActivityOutcome::Failed(f) if f.is_canceled()),
         "{outcome:?}"
