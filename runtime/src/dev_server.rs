@@ -264,7 +264,7 @@ impl DevServerBuilder {
             .stderr(log);
         put_in_own_process_group(&mut command);
         let spawned = if self.kill_with_parent {
-            spawn_killed_with_parent(command)
+            crate::die_with_parent::spawn(command)
         } else {
             command.spawn()
         };
@@ -525,39 +525,6 @@ fn put_in_own_process_group(command: &mut Command) {
 
 #[cfg(not(unix))]
 fn put_in_own_process_group(_command: &mut Command) {}
-
-/// Linux sends the parent-death signal when the spawning *thread* exits, so the child is
-/// spawned from a thread that lives as long as the process.
-#[cfg(target_os = "linux")]
-fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("legwork-dev-server-keeper".to_owned())
-        .spawn(move || {
-            let _ = sender.send(command.spawn());
-            loop {
-                std::thread::park();
-            }
-        })?;
-    receiver
-        .recv()
-        .expect("the keeper thread sends the spawn result")
-}
-
-#[cfg(not(target_os = "linux"))]
-fn spawn_killed_with_parent(mut command: Command) -> std::io::Result<Child> {
-    command.spawn()
-}
 
 enum Signal {
     /// A graceful stop.

@@ -7,6 +7,7 @@
 mod attempt;
 mod connection;
 mod context;
+mod die_with_parent;
 mod dynamic;
 mod error;
 mod http_server;

@@ -56,7 +56,7 @@ impl ChildProcess {
             .kill_on_drop(true);
         let raw = theirs.as_raw_fd();
         // SAFETY: between fork and exec only async-signal-safe calls: setpgid, fcntl, dup2,
-        // prctl, getppid and _exit.
+        // and `die_with_parent::arm`'s.
         unsafe {
             command.pre_exec(move || in_child_before_exec(raw, parent));
         }
@@ -186,15 +186,9 @@ fn in_child_before_exec(socket: i32, parent: u32) -> io::Result<()> {
         } else if libc::dup2(socket, CHILD_FD) < 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // The worker may have died between fork and prctl: then nobody would kill us.
-        if libc::getppid() as u32 != parent {
-            libc::_exit(1);
-        }
+        // Dies with the worker's control thread, which forked it.
+        crate::die_with_parent::arm(parent)
     }
-    Ok(())
 }
 
 /// Copies the child's stderr through to the worker's, keeping the last lines.
