@@ -19,7 +19,7 @@ use super::lag::{Lag, LagMonitor};
 use super::ledger::InFlight;
 use super::pollers::PollerGate;
 use super::rate_limit::RateLimiter;
-use super::respond::Reporter;
+use super::respond::{Report, Reporter};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
 use super::slots::{self, SlotSupplier, TypeLimits};
 use super::spare::EventLoops;
@@ -102,6 +102,14 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// `report` as the server must see it: through the payload codecs, if any.
+    pub(super) async fn encoded(&self, report: Report) -> Report {
+        match &self.codecs {
+            Some(codecs) => codecs.encode_report(report).await,
+            None => report,
+        }
+    }
+
     pub(super) fn reporter(&self) -> Reporter<'_> {
         Reporter {
             client: &self.client,

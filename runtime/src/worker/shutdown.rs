@@ -93,10 +93,7 @@ pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) 
         shared.in_flight.count(&report);
         let reporter = shared.clone();
         shared.responses.spawn(async move {
-            let report = match &reporter.codecs {
-                Some(codecs) => codecs.encode_report(report).await,
-                None => report,
-            };
+            let report = reporter.encoded(report).await;
             reporter
                 .reporter()
                 .report(&activity, token, report, None)

@@ -181,9 +181,9 @@ fn finish(
     }
     let reporter = shared.clone();
     shared.responses.spawn(async move {
-        let report = match (report, &reporter.codecs) {
-            (Some(report), Some(codecs)) => Some(codecs.encode_report(report).await),
-            (report, _) => report,
+        let report = match report {
+            Some(report) => Some(reporter.encoded(report).await),
+            None => None,
         };
         // Checked once encoded: that is the size the server sees.
         let report = report.map(|report| report.within_size_limit(&activity));
