@@ -574,7 +574,19 @@ async fn a_return_long_after_a_local_timeout_sends_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_still_serves(&client, &queue).await;
+
+    // Once the worker has stopped, every report it would ever send has been sent: what
+    // the server holds now is final.
+    worker.shutdown();
+    let report = tokio::task::spawn_blocking(move || worker.join())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.completed, report.failed, report.canceled),
+        (3, 0, 0),
+        "attempt 2 and the two echoes; nothing for attempt 1: {report:?}"
+    );
     let description = handle.describe().await.unwrap();
     assert_eq!(description.attempt, 2);
     assert!(
@@ -586,17 +598,6 @@ async fn a_return_long_after_a_local_timeout_sends_nothing() {
         description.outcome
     );
     assert_eq!(handle.result::<u32>().await.unwrap(), 2);
-    assert_still_serves(&client, &queue).await;
-
-    worker.shutdown();
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.completed, report.failed, report.canceled),
-        (3, 0, 0),
-        "attempt 2 and the two echoes; nothing for attempt 1: {report:?}"
-    );
 }
 
 /// Set by attempt 1 of `late_first_attempt` when it returns.
