@@ -16,10 +16,10 @@ import threading
 import time
 
 SCENARIOS = ["isolated", "crash", "runaway"]
-FULL = {"contained_noop": 1000, "contained_warm": 100, "crash_inflight": 50,
-        "crash_sleep_ms": 3000, "crash_window_s": 30, "kill_grace_s": 2, "runaway_window_s": 20,
-        "runaway_heartbeat_timeout_ms": 1000}
-QUICK = dict(FULL, contained_noop=200, contained_warm=50)
+FULL = {"contained_noop": 1000, "contained_batch": 200, "contained_warm": 100,
+        "crash_inflight": 50, "crash_sleep_ms": 3000, "crash_window_s": 30,
+        "kill_grace_s": 2, "runaway_window_s": 20, "runaway_heartbeat_timeout_ms": 1000}
+QUICK = dict(FULL, contained_noop=200, contained_batch=100, contained_warm=50)
 # Python's documented process pool (ProcessPoolExecutor(max_workers=8)).
 PY_POOL = 8
 # Longer than any run: an activity that closes did not wait for its timeout.
@@ -89,20 +89,23 @@ def process_tree(root):
 
 
 def tree_cpu(h, root):
-    """(ticks, precise) CPU seconds of the tree: the 10 ms ticks of each process with those
-    of the children it reaped (utime, stime, cutime, cstime: nothing lost when a child
-    dies), and the nanoseconds of every live thread (exact, but a thread or a child that
-    exits takes its time with it)."""
-    ticks = precise = 0.0
+    """CPU seconds of the tree and of `root` alone, each two ways: the 10 ms ticks of each
+    process (the tree's with those of the children each reaped: nothing is lost when a
+    child dies) and the nanoseconds of every live thread (exact, but a thread or a child
+    that exits takes its time with it)."""
+    out = dict.fromkeys(("tree_ticks", "tree_ns", "worker_ticks", "worker_ns"), 0.0)
     for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += sum(int(x) for x in fields[11:15]) / h.CLK_TCK
-            precise += h.thread_cpu_seconds(pid)
+                times = [int(x) / h.CLK_TCK for x in f.read().rsplit(")", 1)[1].split()[11:15]]
+            precise = h.thread_cpu_seconds(pid)
         except (OSError, IndexError):
-            pass  # exited between the listing and the read
-    return ticks, precise
+            continue  # exited between the listing and the read
+        out["tree_ticks"] += sum(times)
+        out["tree_ns"] += precise
+        if pid == root:
+            out["worker_ticks"], out["worker_ns"] = sum(times[:2]), precise
+    return out
 
 
 def tree_status(root):
@@ -119,10 +122,10 @@ def tree_status(root):
 
 
 class TreeSampler:
-    """`harness.Sampler` for a process tree: CPU every 50 ms, with the wall time."""
+    """`harness.Sampler` for a process tree: `tree_cpu` every 50 ms, with the wall time."""
 
     def __init__(self, h, root):
-        self.h, self.root, self.ticks, self.precise = h, root, [], []
+        self.h, self.root, self.samples = h, root, []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -133,23 +136,23 @@ class TreeSampler:
             self.stop.wait(0.05)
 
     def sample(self):
-        now, (ticks, precise) = time.time(), tree_cpu(self.h, self.root)
-        self.ticks.append((now, ticks))
-        self.precise.append((now, precise))
+        self.samples.append((time.time(), tree_cpu(self.h, self.root)))
 
     def finish(self):
         self.stop.set()
         self.thread.join()
         self.sample()  # past the last close, which the caller waited for
 
-    def exact(self):
-        """Whether the nanosecond series never went down (no thread or child exited)."""
-        values = [c for _, c in self.precise]
+    def exact(self, who="tree"):
+        """Whether `who`'s nanoseconds never went down (no thread or child exited)."""
+        values = [cpu[f"{who}_ns"] for _, cpu in self.samples]
         return all(a <= b for a, b in zip(values, values[1:]))
 
-    def between(self, t0, t1):
-        """CPU seconds between wall times: the exact series unless it ever went down."""
-        series = self.precise if self.exact() else self.ticks
+    def between(self, t0, t1, who="tree"):
+        """CPU seconds of `who` (tree or worker) between wall times: the nanoseconds
+        unless they ever went down, else the ticks."""
+        key = f"{who}_ns" if self.exact(who) else f"{who}_ticks"
+        series = [(t, cpu[key]) for t, cpu in self.samples]
         return self.h.Sampler.at(series, t1) - self.h.Sampler.at(series, t0)
 
 
@@ -170,31 +173,47 @@ def start(h, cli, scenario, worker, rep, mode, flags):
     return run
 
 
-def isolated(h, run, activity, p):
-    """CPU per no-op of the worker's process tree over the drain of `contained_noop`."""
-    n, warm, at_once = p["contained_noop"], p["contained_warm"], ["--concurrency", 64]
-    # Queued as the measured ones are, so that the children are started before the window
-    # (legwork keeps as many as ran at once, Python's pool grows to its 8).
-    run.enqueue.start("warm", warm, activity, *at_once)
-    run.enqueue.wait("warm", warm, timeout=120)
+def isolated(h, run, activities, p):
+    """CPU per no-op of the worker's process tree for each of `activities`, served by one
+    worker: batches of `contained_batch` alternate between them (A B, B A, ...), so that
+    the load of a shared machine, which drifts, falls on each alike."""
+    n, batch, at_once = p["contained_noop"], p["contained_batch"], ["--concurrency", 64]
+    for a in activities:
+        # Queued as the measured ones are, so that the children are started before the
+        # window (legwork keeps as many as ran at once, Python's pool grows to its 8).
+        run.enqueue.start(f"warm-{a}", p["contained_warm"], a, *at_once)
+        run.enqueue.wait(f"warm-{a}", p["contained_warm"], timeout=120)
     processes_before = tree_status(run.worker.pid)[0]
-    sampler = TreeSampler(h, run.worker.pid)
-    run.enqueue.start("a", n, activity, *at_once)
-    ok = run.enqueue.wait("a", n, timeout=300)
+    sampler, batches = TreeSampler(h, run.worker.pid), []
+    for i in range(n // batch):
+        for a in activities if i % 2 == 0 else activities[::-1]:
+            run.enqueue.start(f"{a}-{i}", batch, a, *at_once)
+            ok = run.enqueue.wait(f"{a}-{i}", batch, timeout=300)
+            batches.append((a, ok, run.enqueue.describe(f"{a}-{i}", batch)))
     processes, rss = tree_status(run.worker.pid)
     sampler.finish()
-    described = run.enqueue.describe("a", n)
-    started = [d["started"] for d in described if d["started"] is not None]
-    done = h.closes(described)
-    result = {"ok": ok and h.all_completed(described), "statuses": h.status_counts(described),
-              "processes_before": processes_before, "processes": processes,
-              "tree_rss_mib": rss / MIB}
-    if done:
-        t0, t1 = min(started), max(done)
-        result.update({"count": len(done), "throughput_per_s": len(done) / (t1 - t0),
-                       "tree_cpu_ms_per_activity": 1000 * sampler.between(t0, t1) / len(done),
-                       "cpu_from": "schedstat" if sampler.exact() else "ticks"})
-    return result
+    out = {}
+    for a in activities:
+        mine = [(ok, described) for name, ok, described in batches if name == a]
+        cpu = own = wall = count = 0
+        for _, described in mine:
+            started = [d["started"] for d in described if d["started"] is not None]
+            done = h.closes(described)
+            if done:  # each batch's window: its first start to its last close
+                t0, t1 = min(started), max(done)
+                cpu += sampler.between(t0, t1)
+                own += sampler.between(t0, t1, "worker")
+                wall, count = wall + t1 - t0, count + len(done)
+        everything = [d for _, described in mine for d in described]
+        out[a] = {"ok": all(ok for ok, _ in mine) and h.all_completed(everything),
+                  "statuses": h.status_counts(everything), "count": count,
+                  "throughput_per_s": count / wall if wall else None,
+                  "tree_cpu_ms_per_activity": 1000 * cpu / count if count else None,
+                  "worker_cpu_ms_per_activity": 1000 * own / count if count else None,
+                  "cpu_from": "schedstat" if sampler.exact() else "ticks",
+                  "processes_before": processes_before, "processes": processes,
+                  "tree_rss_mib": rss / MIB, "batches": len(mine)}
+    return out
 
 
 def crash(h, run, activity, p):
@@ -244,30 +263,46 @@ def runaway(h, cli, run, activity, p):
             "runaway_status": runaway["status"], "runaway_failure": runaway["failure_message"]}
 
 
+def runs_of(scenario, worker):
+    """The worker's modes in `scenario`, grouped by run: in `isolated`, modes with the same
+    worker flags share one worker (legwork's two), so their ratio is not one of two
+    moments of a loaded machine; elsewhere each mode has a worker of its own."""
+    groups = []
+    for mode in MODES[scenario][worker]:
+        same = [g for g in groups if scenario == "isolated" and g[0][3] == mode[3]]
+        if same:
+            same[0].append(mode)
+        else:
+            groups.append([mode])
+    return groups
+
+
 def containment(h, cli, scenario, worker, rep, p):
-    """Every mode of `worker` in `scenario`, each on a fresh server."""
+    """Every mode of `worker` in `scenario`, each run on a fresh server."""
     out = {}
-    for mode, how, activity, flags in MODES[scenario][worker]:
+    for group in runs_of(scenario, worker):
+        names, flags = [m[0] for m in group], group[0][3]
         if scenario == "runaway":
             flags = ["--max-concurrent-activities", "1", *flags]
         run, load = None, open("/proc/loadavg").read().split()[:3]
-        try:  # one mode failing must not lose the other's figures
-            run = start(h, cli, scenario, worker, rep, mode, flags)
-            h.log(f"  {worker}: {scenario}, {how}")
+        try:  # one run failing must not lose the others' figures
+            run = start(h, cli, scenario, worker, rep, "+".join(names), flags)
+            h.log(f"  {worker}: {scenario}, {' against '.join(m[1] for m in group)}")
             if scenario == "isolated":
-                out[mode] = isolated(h, run, activity, p)
+                figures = isolated(h, run, [m[2] for m in group], p)
+                out.update({m[0]: figures[m[2]] for m in group})
             elif scenario == "crash":
-                out[mode] = crash(h, run, activity, p)
+                out[names[0]] = crash(h, run, group[0][2], p)
             else:
-                out[mode] = runaway(h, cli, run, activity, p)
+                out[names[0]] = runaway(h, cli, run, group[0][2], p)
         except Exception as error:
-            h.log(f"  {worker}: {scenario} {mode} failed: {error}")
-            out[mode] = {"ok": False, "error": str(error)}
+            h.log(f"  {worker}: {scenario} {'+'.join(names)} failed: {error}")
+            out.update({name: {"ok": False, "error": str(error)} for name in names})
         finally:
             if run is not None:
                 run.close()
-        out[mode]["how"] = how
-        out[mode]["loadavg"] = load
+        for mode, how, _, _ in group:
+            out[mode].update(how=how, loadavg=load)
     return {"ok": all(r["ok"] for r in out.values()), "modes": out}
 
 
@@ -316,6 +351,8 @@ def isolated_rows(res, workers, p, fmt, median_of):
         (f"contained / in-process: CPU per no-op, worker + children (ms, "
          f"{p['contained_noop']} no-ops)", both("tree_cpu_ms_per_activity", 3)),
         ("contained / in-process: CPU ratio", [ratio(w) for w in workers]),
+        ("contained / in-process: of which the worker process itself (ms)",
+         both("worker_cpu_ms_per_activity", 3)),
         ("contained / in-process: drain throughput (activities/s)",
          both("throughput_per_s", 1)),
         ("contained / in-process: RSS of the tree after the drain (MiB)",

@@ -512,9 +512,7 @@ async fn a_return_long_after_a_cancel_request_is_reported_once() {
     assert_still_serves(&client, &queue).await;
 
     worker.shutdown();
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    let report = worker.join_async().await;
     assert_eq!(
         (report.canceled, report.completed, report.failed),
         (1, 2, 0),
@@ -579,9 +577,7 @@ async fn a_return_long_after_a_local_timeout_sends_nothing() {
     // Once the worker has stopped, every report it would ever send has been sent: what
     // the server holds now is final.
     worker.shutdown();
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    let report = worker.join_async().await;
     assert_eq!(
         (report.completed, report.failed, report.canceled),
         (3, 0, 0),

@@ -146,9 +146,7 @@ async fn with_every_event_loop_thread_blocked_the_worker_keeps_serving() {
     // Shutdown is not held up by the blocked event loop either.
     let began = Instant::now();
     worker.shutdown();
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    let report = worker.join_async().await;
     println!("shutdown took {:?}: {report:?}", began.elapsed());
     assert!(
         began.elapsed() < Duration::from_secs(8),

@@ -104,9 +104,7 @@ async fn tiny_ones(client: &Client, queue: &str, count: usize) -> (Vec<String>, 
 
 async fn stop(worker: RunningWorker) {
     worker.shutdown();
-    tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    worker.join_async().await;
 }
 
 /// Issue 12's acceptance: 2 × cores async activities block their threads for 10 s, and

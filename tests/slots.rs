@@ -197,9 +197,7 @@ async fn tasks_waiting_for_their_type_are_handed_back_at_once_on_shutdown() {
         handed_back, 2,
         "the two waiting tasks were not handed back at once"
     );
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    let report = worker.join_async().await;
     assert_eq!((report.completed, report.failed), (1, 2), "{report:?}");
 }
 

@@ -308,3 +308,62 @@ async fn failures_reach_the_server_and_the_worker_keeps_serving() {
     let sum = start_once(&client, StartActivity::new("add", &queue).arg(&1).arg(&2)).await;
     assert_eq!(sum.result::<i64>().await.unwrap(), 3);
 }
+
+/// Holds its thread for `millis`: an attempt still running when the worker is dropped.
+#[activity]
+fn hold_thread(millis: u64) -> u64 {
+    thread::sleep(Duration::from_millis(millis));
+    millis
+}
+
+/// On a one-thread runtime, as `#[tokio::test]` is: starting, joining and dropping a
+/// worker never block the runtime's only thread, so a timer on it stays on time.
+#[tokio::test]
+async fn start_join_and_drop_never_block_the_runtime_thread() {
+    let queue = task_queue("async-api");
+    let mut options = worker_options(&queue);
+    options.shutdown_grace = Duration::from_secs(3);
+    let worker = legwork::worker::Worker::new(options.clone())
+        .start_async()
+        .await
+        .expect("the worker starts");
+    let client = client().await;
+    let handle = start_once(&client, StartActivity::new("add", &queue).arg(&1).arg(&2)).await;
+    assert_eq!(handle.result::<i64>().await.unwrap(), 3);
+    worker.shutdown();
+    let report = worker.join_async().await;
+    assert_eq!(report.completed, 1, "{report:?}");
+
+    // Dropped with an attempt running: the drop returns at once (the attempt keeps its
+    // grace period on the worker's own threads), and a 50 ms timer on this thread fires
+    // on time meanwhile.
+    let worker = legwork::worker::Worker::new(options)
+        .start_async()
+        .await
+        .expect("the worker starts");
+    let held = start_once(
+        &client,
+        StartActivity::new("hold_thread", &queue).arg(&2000u64),
+    )
+    .await;
+    common::wait_until_started(&held).await;
+    let dropped = Instant::now();
+    drop(worker);
+    let took = dropped.elapsed();
+    assert!(
+        took < Duration::from_millis(500),
+        "the drop blocked for {took:?}"
+    );
+    let timer = Instant::now();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        timer.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        timer.elapsed()
+    );
+    assert_eq!(
+        held.result::<u64>().await.unwrap(),
+        2000,
+        "finished within the grace"
+    );
+}

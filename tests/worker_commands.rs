@@ -162,9 +162,7 @@ async fn run_workflow(
     .await
     .unwrap();
     worker.shutdown();
-    let report = tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .unwrap();
+    let report = worker.join_async().await;
     (printed, report)
 }
 

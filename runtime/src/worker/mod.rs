@@ -30,7 +30,6 @@ mod startup;
 mod task;
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
@@ -126,8 +125,40 @@ impl Worker {
         self
     }
 
-    /// Connects, starts polling and returns; the worker runs on its own threads.
+    /// Connects, starts polling and returns; the worker runs on its own threads. This
+    /// call blocks its thread until the worker runs or has failed to start (seconds at
+    /// most); from async code, use [`start_async`](Self::start_async).
     pub fn start(self) -> Result<RunningWorker, WorkerError> {
+        let (running, started) = self.spawn()?;
+        // Waited for on a thread of its own: `blocking_recv` refuses to run on a runtime
+        // thread, and this may be one.
+        let outcome = std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| started.blocking_recv().ok());
+            waiter.join().ok().flatten()
+        });
+        running.started(outcome)
+    }
+
+    /// [`start`](Self::start) for async code: the runtime thread is never blocked.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), legwork::worker::WorkerError> {
+    /// use legwork::worker::{Worker, WorkerOptions};
+    ///
+    /// let worker = Worker::new(WorkerOptions::new("images")).start_async().await?;
+    /// worker.shutdown();
+    /// let report = worker.join_async().await;
+    /// # let _ = report;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_async(self) -> Result<RunningWorker, WorkerError> {
+        let (running, started) = self.spawn()?;
+        running.started(started.await.ok())
+    }
+
+    /// Starts the control thread; the receiver hears whether the worker runs.
+    fn spawn(self) -> Result<(Starting, tokio::sync::oneshot::Receiver<StartResult>), WorkerError> {
         crate::isolated::refuse_worker_in_child();
         let registry = match self.registry {
             Some(registry) => registry,
@@ -135,7 +166,7 @@ impl Worker {
         };
         let api_key = ApiKeySlot::new(self.options.connection.api_key.as_ref())?;
         let shutdown = CancellationToken::new();
-        let (ready, started) = mpsc::channel();
+        let (ready, started) = tokio::sync::oneshot::channel();
         let thread = run::spawn(
             self.options,
             registry,
@@ -143,26 +174,49 @@ impl Worker {
             shutdown.clone(),
             ready,
         )?;
-        match started.recv() {
-            Ok(Ok(metrics_address)) => Ok(RunningWorker {
-                shutdown,
-                api_key,
+        let starting = Starting {
+            shutdown,
+            api_key,
+            thread,
+        };
+        Ok((starting, started))
+    }
+}
+
+/// What the control thread says when the worker runs, or why it could not start.
+type StartResult = Result<Option<SocketAddr>, WorkerError>;
+
+/// A worker whose control thread runs but has not yet said whether it started.
+struct Starting {
+    shutdown: CancellationToken,
+    api_key: ApiKeySlot,
+    thread: JoinHandle<WorkerReport>,
+}
+
+impl Starting {
+    /// `None` when the control thread ended without a word: it panicked while starting.
+    fn started(self, outcome: Option<StartResult>) -> Result<RunningWorker, WorkerError> {
+        match outcome {
+            Some(Ok(metrics_address)) => Ok(RunningWorker {
+                shutdown: self.shutdown,
+                api_key: self.api_key,
                 metrics_address,
-                thread: Some(thread),
+                thread: Some(self.thread),
             }),
-            Ok(Err(error)) => {
-                let _ = thread.join();
+            Some(Err(error)) => {
+                let _ = self.thread.join();
                 Err(error)
             }
-            // The control thread ended without a word: it panicked while starting.
-            Err(_) => Err(WorkerError::Io(std::io::Error::other(
+            None => Err(WorkerError::Io(std::io::Error::other(
                 "the worker's control thread died while starting",
             ))),
         }
     }
 }
 
-/// A started worker. Dropping it shuts it down and waits, like [`RunningWorker::join`].
+/// A started worker. Dropping it shuts it down and, outside async code, waits, like
+/// [`RunningWorker::join`]; inside a Tokio runtime the drop never blocks: the worker
+/// finishes its grace period in the background.
 pub struct RunningWorker {
     shutdown: CancellationToken,
     api_key: ApiKeySlot,
@@ -195,9 +249,19 @@ impl RunningWorker {
         self.shutdown.clone()
     }
 
-    /// Waits until the worker has stopped (after [`shutdown`](Self::shutdown)).
+    /// Waits until the worker has stopped (after [`shutdown`](Self::shutdown)), blocking
+    /// this thread; from async code, use [`join_async`](Self::join_async).
     pub fn join(mut self) -> WorkerReport {
         self.wait()
+    }
+
+    /// [`join`](Self::join) for async code: waits on the runtime's blocking pool, never on
+    /// a runtime thread.
+    pub async fn join_async(mut self) -> WorkerReport {
+        let thread = self.thread.take();
+        let joined =
+            tokio::task::spawn_blocking(move || thread.and_then(|thread| thread.join().ok()));
+        joined.await.ok().flatten().unwrap_or_default()
     }
 
     /// The report; an empty one if the control thread panicked (its panic message is
@@ -212,12 +276,23 @@ impl RunningWorker {
 
 impl Drop for RunningWorker {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.shutdown();
+        if self.thread.is_none() {
+            return;
+        }
+        self.shutdown();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // On a runtime thread: never block it. The worker still gets its grace period;
+            // a thread of its own waits for it.
+            if let Some(thread) = self.thread.take() {
+                let _ = std::thread::Builder::new()
+                    .name("legwork-worker-drop".to_owned())
+                    .spawn(move || thread.join());
+            }
+        } else {
             self.wait();
         }
     }
 }
 
 /// Tells `start` the worker runs, and where its metrics are served.
-pub(crate) type Ready = mpsc::Sender<Result<Option<SocketAddr>, WorkerError>>;
+pub(crate) type Ready = tokio::sync::oneshot::Sender<StartResult>;
