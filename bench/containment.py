@@ -235,9 +235,8 @@ def crash(h, run, activity, p):
                and d["close"] is not None and d["close"] <= crashed_at + window]
     return {"ok": all_started, "inflight": n, "completed": len(in_time),
             "statuses": h.status_counts(steady), "serves_after": serves,
-            "worker_alive": code is None,
-            "worker_exit": code, "crash_status": crasher["status"],
-            "crash_failure": crasher["failure_message"]}
+            "worker_alive": code is None, "worker_exit": code,
+            "crash_status": crasher["status"], "crash_failure": crasher["failure_message"]}
 
 
 def runaway(h, cli, run, activity, p):
@@ -267,14 +266,12 @@ def runs_of(scenario, worker):
     """The worker's modes in `scenario`, grouped by run: in `isolated`, modes with the same
     worker flags share one worker (legwork's two), so their ratio is not one of two
     moments of a loaded machine; elsewhere each mode has a worker of its own."""
-    groups = []
+    if scenario != "isolated":
+        return [[mode] for mode in MODES[scenario][worker]]
+    groups = {}
     for mode in MODES[scenario][worker]:
-        same = [g for g in groups if scenario == "isolated" and g[0][3] == mode[3]]
-        if same:
-            same[0].append(mode)
-        else:
-            groups.append([mode])
-    return groups
+        groups.setdefault(tuple(mode[3]), []).append(mode)
+    return list(groups.values())
 
 
 def containment(h, cli, scenario, worker, rep, p):
@@ -310,24 +307,17 @@ def containment(h, cli, scenario, worker, rep, p):
 # Report
 
 
-def first_run(res, worker, mode=None):
-    """The first repetition's figures of `worker` in `mode` (its only mode by default)."""
-    runs = res.get(worker) or []
-    modes = runs[0].get("modes", {}) if runs else {}
-    if mode is None:
-        return next(iter(modes.values()), None)
-    return modes.get(mode)
-
-
 def outcome(status, failure):
     return f"{status}: {failure}" if failure else f"{status} (no outcome reported)"
 
 
 def cells(res, workers, mode, getter, missing="n/a"):
-    """One cell per worker: `getter` of its first repetition's figures in `mode`."""
+    """One cell per worker: `getter` of its first repetition's figures in `mode` (None:
+    its only mode)."""
     out = []
     for w in workers:
-        r = first_run(res, w, mode)
+        modes = (res.get(w) or [{}])[0].get("modes", {})
+        r = next(iter(modes.values()), None) if mode is None else modes.get(mode)
         out.append(missing if r is None else f"failed: {r['error']}" if "error" in r
                    else getter(r))
     return out
