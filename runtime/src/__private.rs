@@ -29,12 +29,14 @@ where
     Box::pin(future)
 }
 
+#[cfg(feature = "bench-internals")]
 /// Measures what the stall detector adds to one poll of an async activity's future, for
 /// `benches/event_loop.rs`: `(plain, watched)` nanoseconds per poll.
 pub fn stall_detector_cost(polls: u32) -> (f64, f64) {
     crate::worker::stall_detector_cost(polls)
 }
 
+#[cfg(feature = "bench-internals")]
 /// What metrics cost an attempt, for `benches/event_loop.rs`: nanoseconds for its two RPCs
 /// unmetered and metered, and for its own series.
 pub fn metrics_recording_cost(attempts: u32) -> (f64, f64, f64) {

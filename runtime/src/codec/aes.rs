@@ -81,7 +81,16 @@ impl Aes256Gcm {
         Ok(self)
     }
 
-    /// The id written into the payloads this codec encrypts.
+    /// The id written into the payloads this codec encrypts: the last key added with
+    /// [`with_key`](Self::with_key) only decrypts.
+    ///
+    /// ```
+    /// use legwork::codec::Aes256Gcm;
+    ///
+    /// let codec = Aes256Gcm::new("key-2026", [7u8; 32])?.with_key("key-2025", [9u8; 32])?;
+    /// assert_eq!(codec.current_key_id(), "key-2026");
+    /// # Ok::<(), legwork::codec::CodecError>(())
+    /// ```
     pub fn current_key_id(&self) -> &str {
         &self.current
     }

@@ -8,6 +8,8 @@
 //! - `logs`: the subscriber a generated `main` installs (text or JSON);
 //! - `cost`: what recording costs an attempt, for `benches/event_loop.rs`.
 
+// The bench probe, and the fake transport the RPC metrics' unit tests answer with.
+#[cfg(any(test, feature = "bench-internals"))]
 pub(crate) mod cost;
 pub(crate) mod exporter;
 pub(crate) mod logs;

@@ -40,6 +40,7 @@ pub use options::WorkerOptions;
 pub use pollers::Pollers;
 pub use run::WorkerReport;
 pub use slots::ResourceBasedSlots;
+#[cfg(feature = "bench-internals")]
 pub(crate) use stall::stall_detector_cost;
 
 use crate::connection::{ApiKeySlot, ConnectError, Secret};
@@ -242,11 +243,6 @@ impl RunningWorker {
     /// port 0 picks one); `None` when `metrics_bind` is not set.
     pub fn metrics_address(&self) -> Option<SocketAddr> {
         self.metrics_address
-    }
-
-    /// A token cancelled when shutdown begins.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
     }
 
     /// Waits until the worker has stopped (after [`shutdown`](Self::shutdown)), blocking

@@ -265,6 +265,7 @@ impl Drop for Watched {
 
 /// An async activity that never finishes, for the benchmark below and the tests: what
 /// the watch needs of a descriptor is its name and location.
+#[cfg(any(test, feature = "bench-internals"))]
 static PENDING: ActivityDescriptor = ActivityDescriptor {
     name: "pending",
     function: "pending",
@@ -278,6 +279,7 @@ static PENDING: ActivityDescriptor = ActivityDescriptor {
 };
 
 /// Nanoseconds per poll of a future that is pending every time: plain, then watched.
+#[cfg(feature = "bench-internals")]
 pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
     use std::task::Waker;
 
