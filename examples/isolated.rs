@@ -93,6 +93,17 @@ fn runaway(ctx: &ActivityContext, heartbeat: bool) -> Result<(), ActivityError> 
     }
 }
 
+/// Starts a `sleep` of its own, heartbeats its pid, and never stops: killing the child
+/// must take the `sleep` with it.
+#[activity(isolated)]
+fn spawns_and_hangs(ctx: &ActivityContext) -> Result<(), ActivityError> {
+    let sleeper = std::process::Command::new("sleep").arg("600").spawn()?;
+    loop {
+        let _ignored = ctx.heartbeat(&sleeper.id());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The child's pid: which child served the attempt.
 #[activity(isolated)]
 fn whoami() -> Result<u32, ActivityError> {

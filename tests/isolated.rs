@@ -457,3 +457,33 @@ fn list_marks_isolated_activities() {
     assert_eq!(kind("misbehave").as_deref(), Some("isolated"), "{listed}");
     assert_eq!(kind("steady").as_deref(), Some("sync"), "{listed}");
 }
+
+#[tokio::test]
+async fn killing_a_child_kills_the_processes_it_started() {
+    let queue = common::task_queue("grandchild");
+    let _worker = worker(&queue, &["--isolated-kill-grace", "1s"]);
+    let client = common::client().await;
+    let hangs = StartActivity::new("spawns_and_hangs", &queue)
+        .id(format!("{queue}-hangs"))
+        .max_attempts(1)
+        .heartbeat_timeout(Duration::from_secs(3))
+        .start_to_close_timeout(Duration::from_secs(120));
+    let hangs = start(&client, hangs).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let sleeper: u32 = loop {
+        let details = hangs.describe().await.unwrap().last_heartbeat_details;
+        if let Some(details) = details.first() {
+            break serde_json::from_slice(&details.data).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no heartbeat");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(is_running(sleeper));
+    hangs.cancel("test").await.unwrap();
+    let outcome = hangs.outcome().await.unwrap();
+    assert!(
+        matches!(&outcome, ActivityOutcome::Failed(f) if f.is_canceled()),
+        "{outcome:?}"
+    );
+    wait_for("the child's own subprocess gone", || !is_running(sleeper));
+}

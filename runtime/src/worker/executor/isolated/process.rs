@@ -125,8 +125,17 @@ impl ChildProcess {
         !matches!(self.process.try_wait(), Ok(None))
     }
 
-    /// Kills the child (SIGKILL) and reaps it.
+    /// Kills the child (SIGKILL), with whatever processes it started in its group (an
+    /// activity's own subprocesses), and reaps it.
     pub(crate) async fn kill(&mut self) -> ExitStatus {
+        if let Ok(group) = i32::try_from(self.pid) {
+            if group > 0 {
+                // SAFETY: a signal to the group the child leads (it called setpgid(0, 0)).
+                unsafe {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+            }
+        }
         let _ = self.process.start_kill();
         self.reap().await
     }
