@@ -15,6 +15,7 @@ mod invoke;
 mod main_entry;
 mod payload;
 mod pool;
+mod procfs;
 mod proto;
 mod registry;
 mod run_blocking;

@@ -240,19 +240,8 @@ impl CpuTimes {
     }
 
     fn parse(stat: &str) -> Option<Self> {
-        let line = stat.lines().next()?.strip_prefix("cpu ")?;
-        let ticks: Vec<u64> = line
-            .split_whitespace()
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .ok()?;
-        // user nice system idle iowait irq softirq steal (guest time is already in user).
-        let total: u64 = ticks.iter().take(8).sum();
-        let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
-        Some(CpuTimes {
-            busy: total.saturating_sub(idle),
-            total,
-        })
+        let (busy, total) = crate::procfs::parse_proc_stat(stat)?;
+        Some(CpuTimes { busy, total })
     }
 
     /// The busy share of all cores since `earlier`; since boot when there is no earlier
@@ -279,13 +268,8 @@ fn memory_usage() -> Option<f32> {
 }
 
 fn parse_memory_usage(meminfo: &str) -> Option<f32> {
-    let field = |name: &str| -> Option<f64> {
-        let line = meminfo.lines().find(|line| line.starts_with(name))?;
-        line[name.len()..].split_whitespace().next()?.parse().ok()
-    };
-    let total = field("MemTotal:")?;
-    let available = field("MemAvailable:")?;
-    (total > 0.0).then(|| (1.0 - available / total).clamp(0.0, 1.0) as f32)
+    let (total, available) = crate::procfs::parse_meminfo(meminfo)?;
+    (total > 0).then(|| (1.0 - available as f64 / total as f64).clamp(0.0, 1.0) as f32)
 }
 
 #[cfg(test)]

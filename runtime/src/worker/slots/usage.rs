@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::pid::Usage;
+use crate::procfs::{parse_meminfo, parse_proc_stat};
 
 /// How often usage is read (sdk-core's refresh interval).
 const REFRESH: Duration = Duration::from_millis(100);
@@ -216,23 +217,6 @@ fn cgroup_dirs(own_cgroup: &str, root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// `MemTotal` and `MemAvailable`, in bytes.
-fn parse_meminfo(meminfo: &str) -> Option<(u64, u64)> {
-    let field = |name: &str| {
-        meminfo.lines().find_map(|line| {
-            let rest = line.strip_prefix(name)?.strip_prefix(':')?;
-            let kib = rest
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()?;
-            Some(kib * 1024)
-        })
-    };
-    Some((field("MemTotal")?, field("MemAvailable")?))
-}
-
 /// Cores allowed by `cpu.max` (`QUOTA PERIOD`); `None` for `max` (no limit).
 fn parse_cpu_max(cpu_max: &str) -> Option<f64> {
     let mut parts = cpu_max.split_whitespace();
@@ -252,35 +236,18 @@ fn parse_usage_usec(cpu_stat: &str) -> Option<u64> {
     })
 }
 
-/// Busy and total ticks from the `cpu` line of `/proc/stat`; idle and iowait are idle.
-fn parse_proc_stat(stat: &str) -> Option<(u64, u64)> {
-    let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .map(|field| field.parse().ok())
-        .collect::<Option<_>>()?;
-    let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0);
-    Some((total - idle, total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_the_kernel_files() {
-        let meminfo = "MemTotal:       16000 kB\nMemFree: 100 kB\nMemAvailable:    4000 kB\n";
-        assert_eq!(parse_meminfo(meminfo), Some((16000 * 1024, 4000 * 1024)));
         assert_eq!(parse_cpu_max("150000 100000\n"), Some(1.5));
         assert_eq!(parse_cpu_max("max 100000\n"), None);
         assert_eq!(
             parse_usage_usec("usage_usec 123456\nuser_usec 1\n"),
             Some(123456)
         );
-        let stat = "cpu  10 0 10 70 10 0 0 0 0 0\ncpu0 1 2 3 4\n";
-        assert_eq!(parse_proc_stat(stat), Some((20, 100)));
-        assert_eq!(parse_proc_stat("intr 1 2"), None);
     }
 
     #[test]
