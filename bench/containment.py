@@ -16,10 +16,10 @@ import threading
 import time
 
 SCENARIOS = ["isolated", "crash", "runaway"]
-FULL = {"contained_noop": 1000, "contained_batch": 200, "contained_warm": 100,
+FULL = {"contained_noop": 1000, "contained_batch": 200, "contained_warm": 300,
         "crash_inflight": 50, "crash_sleep_ms": 3000, "crash_window_s": 30,
         "kill_grace_s": 2, "runaway_window_s": 20, "runaway_heartbeat_timeout_ms": 1000}
-QUICK = dict(FULL, contained_noop=200, contained_batch=100, contained_warm=50)
+QUICK = dict(FULL, contained_noop=200, contained_batch=100, contained_warm=100)
 # Python's documented process pool (ProcessPoolExecutor(max_workers=8)).
 PY_POOL = 8
 # Longer than any run: an activity that closes did not wait for its timeout.
@@ -88,26 +88,6 @@ def process_tree(root):
     return tree
 
 
-def tree_cpu(h, root):
-    """CPU seconds of the tree and of `root` alone, each two ways: the 10 ms ticks of each
-    process (the tree's with those of the children each reaped: nothing is lost when a
-    child dies) and the nanoseconds of every live thread (exact, but a thread or a child
-    that exits takes its time with it)."""
-    out = dict.fromkeys(("tree_ticks", "tree_ns", "worker_ticks", "worker_ns"), 0.0)
-    for pid in process_tree(root):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                times = [int(x) / h.CLK_TCK for x in f.read().rsplit(")", 1)[1].split()[11:15]]
-            precise = h.thread_cpu_seconds(pid)
-        except (OSError, IndexError):
-            continue  # exited between the listing and the read
-        out["tree_ticks"] += sum(times)
-        out["tree_ns"] += precise
-        if pid == root:
-            out["worker_ticks"], out["worker_ns"] = sum(times[:2]), precise
-    return out
-
-
 def tree_status(root):
     """Processes and summed VmRSS (bytes) of the tree, now."""
     pids, rss = process_tree(root), 0
@@ -122,10 +102,14 @@ def tree_status(root):
 
 
 class TreeSampler:
-    """`harness.Sampler` for a process tree: `tree_cpu` every 50 ms, with the wall time."""
+    """CPU seconds of a process tree and of its root alone, every 50 ms, with the wall
+    time: the on-CPU nanoseconds of every thread of every process in the tree
+    (/proc/PID/task/TID/schedstat). A thread or a child that exits keeps the last figure
+    read from it (it loses at most the 50 ms before it exited), where a sum over the live
+    threads would drop, and /proc/PID/stat's 10 ms ticks would blur a 0.5 ms no-op."""
 
-    def __init__(self, h, root):
-        self.h, self.root, self.samples = h, root, []
+    def __init__(self, root):
+        self.root, self.samples, self.last = root, [], {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -136,24 +120,32 @@ class TreeSampler:
             self.stop.wait(0.05)
 
     def sample(self):
-        self.samples.append((time.time(), tree_cpu(self.h, self.root)))
+        now = time.time()
+        for pid in process_tree(self.root):
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue  # exited between the listing and the read
+            for tid in tasks:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                        self.last[(pid, tid)] = int(f.read().split()[0]) / 1e9
+                except (OSError, ValueError, IndexError):
+                    pass
+        tree = sum(self.last.values())
+        worker = sum(v for (pid, _), v in self.last.items() if pid == self.root)
+        self.samples.append((now, {"tree": tree, "worker": worker}))
 
     def finish(self):
         self.stop.set()
         self.thread.join()
         self.sample()  # past the last close, which the caller waited for
 
-    def exact(self, who="tree"):
-        """Whether `who`'s nanoseconds never went down (no thread or child exited)."""
-        values = [cpu[f"{who}_ns"] for _, cpu in self.samples]
-        return all(a <= b for a, b in zip(values, values[1:]))
-
-    def between(self, t0, t1, who="tree"):
-        """CPU seconds of `who` (tree or worker) between wall times: the nanoseconds
-        unless they ever went down, else the ticks."""
-        key = f"{who}_ns" if self.exact(who) else f"{who}_ticks"
-        series = [(t, cpu[key]) for t, cpu in self.samples]
-        return self.h.Sampler.at(series, t1) - self.h.Sampler.at(series, t0)
+    def between(self, h, t0, t1, who="tree"):
+        """CPU seconds of `who` (the tree, or the worker process alone) between wall
+        times, interpolated as `harness.Sampler` does."""
+        series = [(t, cpu[who]) for t, cpu in self.samples]
+        return h.Sampler.at(series, t1) - h.Sampler.at(series, t0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,11 +172,13 @@ def isolated(h, run, activities, p):
     n, batch, at_once = p["contained_noop"], p["contained_batch"], ["--concurrency", 64]
     for a in activities:
         # Queued as the measured ones are, so that the children are started before the
-        # window (legwork keeps as many as ran at once, Python's pool grows to its 8).
+        # window: legwork keeps as many as ever ran at once, Python's pool grows to its 8.
+        # A long-running worker has paid for them long ago; the count before and after
+        # the window shows whether any was started within it.
         run.enqueue.start(f"warm-{a}", p["contained_warm"], a, *at_once)
         run.enqueue.wait(f"warm-{a}", p["contained_warm"], timeout=120)
     processes_before = tree_status(run.worker.pid)[0]
-    sampler, batches = TreeSampler(h, run.worker.pid), []
+    sampler, batches = TreeSampler(run.worker.pid), []
     for i in range(n // batch):
         for a in activities if i % 2 == 0 else activities[::-1]:
             run.enqueue.start(f"{a}-{i}", batch, a, *at_once)
@@ -201,8 +195,8 @@ def isolated(h, run, activities, p):
             done = h.closes(described)
             if done:  # each batch's window: its first start to its last close
                 t0, t1 = min(started), max(done)
-                cpu += sampler.between(t0, t1)
-                own += sampler.between(t0, t1, "worker")
+                cpu += sampler.between(h, t0, t1)
+                own += sampler.between(h, t0, t1, "worker")
                 wall, count = wall + t1 - t0, count + len(done)
         everything = [d for _, described in mine for d in described]
         out[a] = {"ok": all(ok for ok, _ in mine) and h.all_completed(everything),
@@ -210,7 +204,6 @@ def isolated(h, run, activities, p):
                   "throughput_per_s": count / wall if wall else None,
                   "tree_cpu_ms_per_activity": 1000 * cpu / count if count else None,
                   "worker_cpu_ms_per_activity": 1000 * own / count if count else None,
-                  "cpu_from": "schedstat" if sampler.exact() else "ticks",
                   "processes_before": processes_before, "processes": processes,
                   "tree_rss_mib": rss / MIB, "batches": len(mine)}
     return out
