@@ -87,14 +87,7 @@ async fn start_many(client: &Client, activity: &str, queue: &str, count: usize) 
     }
 }
 
-/// The sum of every series of `name` whose line contains all of `labels`.
-fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")))
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
+use common::prom::sum;
 
 fn scrape_url(url: &str) -> String {
     common::http::get_url(url).body

@@ -1,6 +1,8 @@
 //! 10,000 heartbeats become a handful of calls; counted by the worker and by the server.
 //! Its own test binary, so that no other test's heartbeats reach this server.
 
+mod common;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,26 +26,12 @@ fn chatty(ctx: &ActivityContext) -> Result<u32, ActivityError> {
 /// `service_requests{operation="RecordActivityTaskHeartbeat",service_name="frontend"}`.
 fn heartbeat_calls_seen_by(server: &DevServer) -> u64 {
     let url = server.metrics_url().expect("metrics are on");
-    let body = http_get(&url);
-    body.lines()
-        .filter(|line| {
-            line.starts_with("service_requests{")
-                && line.contains("operation=\"RecordActivityTaskHeartbeat\"")
-                && line.contains("service_name=\"frontend\"")
-        })
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
-        .sum()
-}
-
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    let body = common::http::get_url(&url).body;
+    let labels = [
+        "operation=\"RecordActivityTaskHeartbeat\"",
+        "service_name=\"frontend\"",
+    ];
+    common::prom::sum(&body, "service_requests", &labels) as u64
 }
 
 #[test]

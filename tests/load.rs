@@ -895,11 +895,8 @@ async fn settled_counts(metrics_url: &str, before: &Counts, completed: u64) -> C
 /// also appears with `service_name="history"`).
 fn service_requests(text: &str, operation: &str) -> u64 {
     let operation = format!("operation=\"{operation}\"");
-    text.lines()
-        .filter(|line| line.starts_with("service_requests{"))
-        .filter(|line| line.contains(&operation) && line.contains("service_name=\"frontend\""))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    let labels = [operation.as_str(), "service_name=\"frontend\""];
+    common::prom::sum(text, "service_requests", &labels) as u64
 }
 
 fn http_get(url: &str) -> String {

@@ -117,18 +117,9 @@ fn scrape(address: SocketAddr) -> String {
 
 /// The value of the one series `name` whose labels include `labels`, if any.
 fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let found: Vec<f64> = text
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, labels_part) = series.split_once('{').unwrap_or((series, "}"));
-            // `,a="x",b="",` : each wanted pair must appear whole between commas.
-            let between_commas = format!(",{},", labels_part.trim_end_matches('}'));
-            let has = |(k, v): &(&str, &str)| between_commas.contains(&format!(",{k}=\"{v}\","));
-            (series_name == name && labels.iter().all(has)).then(|| value.parse().unwrap())
-        })
-        .collect();
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let found = common::prom::series(text, name, &labels);
     assert!(
         found.len() <= 1,
         "{name} {labels:?} is ambiguous: {found:?}"

@@ -50,11 +50,8 @@ fn metered_worker(queue: &str, async_threads: usize) -> (RunningWorker, SocketAd
 /// `legwork_event_loop_spares` as the worker exports it.
 fn spares(address: SocketAddr) -> f64 {
     let text = get(address, "/metrics").body;
-    let line = text
-        .lines()
-        .find(|line| line.starts_with("legwork_event_loop_spares"))
-        .unwrap_or_else(|| panic!("no legwork_event_loop_spares in:\n{text}"));
-    line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    common::prom::find(&text, "legwork_event_loop_spares", &[])
+        .unwrap_or_else(|| panic!("no legwork_event_loop_spares in:\n{text}"))
 }
 
 /// Waits (10 s at most) until the spares gauge satisfies `done`.

@@ -21,17 +21,14 @@ pub fn get_url(url: &str) -> Reply {
 }
 
 /// GETs `path` from `address` over a fresh connection, read to its close (10 s at most
-/// between reads).
+/// between reads). HTTP/1.0, so that the body is never chunked: Go's servers (the dev
+/// server's `/metrics`) chunk HTTP/1.1 answers, and a chunk boundary can split a line.
 pub fn get(address: SocketAddr, path: &str) -> Reply {
     let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("{address}: {e}"));
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logs;
 pub mod process;
 pub mod procfs;
+pub mod prom;
 pub mod python;
 pub mod relay;
 pub mod tls_front;
