@@ -74,6 +74,7 @@ pub mod testing {
 
 pub use legwork_runtime::codec;
 pub use legwork_runtime::interceptor;
+pub use legwork_runtime::isolated;
 pub use legwork_runtime::worker;
 
 /// Protobuf messages as activity arguments and results (feature `protobuf`): prost types
