@@ -14,32 +14,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use super::link::Link;
 use super::log_forward::ForwardLogs;
-use super::protocol::{
-    from_child, read_frame, reason_of, to_child, write_frame, FromChild, Outcome, Run, ToChild,
-};
+use super::protocol::{from_child, read_frame, reason_of, to_child, Outcome, Run, ToChild};
 use crate::attempt::Attempt;
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::ActivityError;
 use crate::invoke::Args;
 use crate::registry::{Invoker, Registry};
-
-/// The child's end of the socket, shared by the reader loop, the attempt's thread
-/// (heartbeats, the outcome) and the log layer.
-#[derive(Clone)]
-pub(crate) struct Link(Arc<Mutex<UnixStream>>);
-
-impl Link {
-    pub(crate) fn send(&self, kind: from_child::Kind) {
-        let message = FromChild { kind: Some(kind) };
-        let mut stream = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // A worker that is gone closes the socket; the reader loop then ends the child.
-        let _ = write_frame(&mut *stream, &message);
-    }
-}
 
 /// Serves attempts on descriptor `fd` until the worker closes the socket.
 pub(crate) fn serve(fd: i32) -> io::Result<()> {
@@ -47,7 +29,7 @@ pub(crate) fn serve(fd: i32) -> io::Result<()> {
     // this process owns it.
     let stream = unsafe { UnixStream::from_raw_fd(fd) };
     let mut reader = stream.try_clone()?;
-    let link = Link(Arc::new(Mutex::new(stream)));
+    let link = Link::new(stream);
     ForwardLogs::install(link.clone());
     let registry = Registry::linked().map_err(|error| io::Error::other(error.to_string()))?;
     link.send(from_child::Kind::Hello(std::process::id()));

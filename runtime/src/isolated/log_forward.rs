@@ -8,7 +8,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
-use super::child::Link;
+use super::link::Link;
 use super::protocol::{from_child, Log};
 
 pub(crate) struct ForwardLogs(Link);

@@ -24,13 +24,14 @@
 //! ```
 
 mod child;
+mod link;
 mod log_forward;
 pub(crate) mod protocol;
 
 use std::time::Duration;
 
-/// Settings of the child processes that run isolated activities
-/// ([`WorkerOptions::isolated`](crate::worker::WorkerOptions::isolated)).
+/// Settings of the child processes that run isolated activities: the `isolated` field of
+/// the worker's options.
 ///
 /// ```
 /// use std::time::Duration;
