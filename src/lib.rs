@@ -72,6 +72,51 @@ pub mod testing {
     pub use legwork_runtime::testing::{payload, ActivityEnvironment};
 }
 
+/// The guide, one page per topic (the repository's `docs/` folder); every Rust block in
+/// it is compiled and run as a doctest.
+pub mod guide {
+    #[doc = include_str!("../docs/writing-activities.md")]
+    pub mod writing_activities {}
+    #[doc = include_str!("../docs/long-running-activities.md")]
+    pub mod long_running_activities {}
+    #[doc = include_str!("../docs/event-loop.md")]
+    pub mod event_loop {}
+    #[doc = include_str!("../docs/containing-activities.md")]
+    pub mod containing_activities {}
+    #[doc = include_str!("../docs/payloads.md")]
+    pub mod payloads {}
+    #[doc = include_str!("../docs/dynamic-activities.md")]
+    pub mod dynamic_activities {}
+    #[doc = include_str!("../docs/interceptors.md")]
+    pub mod interceptors {}
+    #[doc = include_str!("../docs/async-completion.md")]
+    pub mod async_completion {}
+    #[doc = include_str!("../docs/client.md")]
+    pub mod client {}
+    #[doc = include_str!("../docs/slots.md")]
+    pub mod slots {}
+    #[doc = include_str!("../docs/flags.md")]
+    pub mod flags {}
+    #[doc = include_str!("../docs/fleet.md")]
+    pub mod fleet {}
+    #[doc = include_str!("../docs/connecting.md")]
+    pub mod connecting {}
+    #[doc = include_str!("../docs/observability.md")]
+    pub mod observability {}
+    #[doc = include_str!("../docs/guarantees.md")]
+    pub mod guarantees {}
+    #[doc = include_str!("../docs/benchmarks.md")]
+    pub mod benchmarks {}
+    #[doc = include_str!("../docs/operations.md")]
+    pub mod operations {}
+    #[doc = include_str!("../docs/coming-from-python.md")]
+    pub mod coming_from_python {}
+    #[doc = include_str!("../docs/coming-from-rust-sdk.md")]
+    pub mod coming_from_rust_sdk {}
+    #[doc = include_str!("../docs/protobuf.md")]
+    pub mod protobuf_guide {}
+}
+
 pub use legwork_runtime::codec;
 pub use legwork_runtime::interceptor;
 pub use legwork_runtime::isolated;
