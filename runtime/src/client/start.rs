@@ -37,8 +37,8 @@ impl RetryPolicy {
 
 /// What to start: built with [`StartActivity::new`] and passed to [`Client::start_activity`].
 ///
-/// An activity type, its arguments, and [`ActivityOptions`]; the option builders are
-/// repeated here so a start reads as one chain.
+/// An activity type, its arguments, and [`ActivityOptions`]; the options' setters forward
+/// from here (one list, `forward_to_options!`) so a start reads as one chain.
 #[derive(Debug, Clone)]
 pub struct StartActivity {
     activity_type: String,
@@ -69,11 +69,6 @@ impl StartActivity {
         self
     }
 
-    /// The activity id, unique among the namespace's running activities.
-    pub fn id(self, id: impl Into<String>) -> Self {
-        self.map(|options| options.id(id))
-    }
-
     /// Appends an argument, encoded as JSON (`binary/null` for `()` and `None`).
     pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.args
@@ -85,51 +80,6 @@ impl StartActivity {
     pub fn arg_payload(mut self, payload: Payload) -> Self {
         self.args.push(Ok(payload));
         self
-    }
-
-    /// Limit of one attempt, from a worker picking it up to its answer.
-    pub fn start_to_close_timeout(self, timeout: Duration) -> Self {
-        self.map(|options| options.start_to_close_timeout(timeout))
-    }
-
-    /// Limit of the whole activity, all attempts and queueing included.
-    pub fn schedule_to_close_timeout(self, timeout: Duration) -> Self {
-        self.map(|options| options.schedule_to_close_timeout(timeout))
-    }
-
-    /// Limit of the time a task waits in the queue for a worker.
-    pub fn schedule_to_start_timeout(self, timeout: Duration) -> Self {
-        self.map(|options| options.schedule_to_start_timeout(timeout))
-    }
-
-    /// Maximum time between two heartbeats of a running attempt.
-    pub fn heartbeat_timeout(self, timeout: Duration) -> Self {
-        self.map(|options| options.heartbeat_timeout(timeout))
-    }
-
-    /// Replaces the retry policy.
-    pub fn retry_policy(self, policy: RetryPolicy) -> Self {
-        self.map(|options| options.retry_policy(policy))
-    }
-
-    /// Sets the retry policy's total attempts (1 = no retry).
-    pub fn max_attempts(self, attempts: u32) -> Self {
-        self.map(|options| options.max_attempts(attempts))
-    }
-
-    /// Whether the id of a closed activity may be reused.
-    pub fn id_reuse_policy(self, policy: IdReusePolicy) -> Self {
-        self.map(|options| options.id_reuse_policy(policy))
-    }
-
-    /// What to do when an activity with this id is running.
-    pub fn id_conflict_policy(self, policy: IdConflictPolicy) -> Self {
-        self.map(|options| options.id_conflict_policy(policy))
-    }
-
-    /// Queue the first attempt only after `delay`.
-    pub fn start_delay(self, delay: Duration) -> Self {
-        self.map(|options| options.start_delay(delay))
     }
 
     /// The type, options and encoded arguments, or the first argument that did not encode.
@@ -153,6 +103,34 @@ impl StartActivity {
         let (activity_type, options, payloads) = self.into_parts()?;
         Ok(options.into_request(namespace, identity, activity_type, payloads))
     }
+}
+
+/// `StartActivity`'s option setters, each the [`ActivityOptions`] setter of the same name:
+/// written once here, so that the two lists cannot drift apart.
+macro_rules! forward_to_options {
+    ($($setter:ident($value:ident: $ty:ty): $what:literal;)*) => {
+        impl StartActivity {
+            $(
+                #[doc = concat!($what, " (as [`ActivityOptions::", stringify!($setter), "`]).")]
+                pub fn $setter(self, $value: $ty) -> Self {
+                    self.map(|options| options.$setter($value))
+                }
+            )*
+        }
+    };
+}
+
+forward_to_options! {
+    id(id: impl Into<String>): "The activity id, unique among the namespace's running activities";
+    start_to_close_timeout(timeout: Duration): "Limit of one attempt, from a worker picking it up to its answer";
+    schedule_to_close_timeout(timeout: Duration): "Limit of the whole activity, all attempts and queueing included";
+    schedule_to_start_timeout(timeout: Duration): "Limit of the time a task waits in the queue for a worker";
+    heartbeat_timeout(timeout: Duration): "Maximum time between two heartbeats of a running attempt";
+    retry_policy(policy: RetryPolicy): "Replaces the retry policy";
+    max_attempts(attempts: u32): "Sets the retry policy's total attempts (1 = no retry)";
+    id_reuse_policy(policy: IdReusePolicy): "Whether the id of a closed activity may be reused";
+    id_conflict_policy(policy: IdConflictPolicy): "What to do when an activity with this id is running";
+    start_delay(delay: Duration): "Queue the first attempt only after `delay`";
 }
 
 impl Client {

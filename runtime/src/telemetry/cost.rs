@@ -4,6 +4,10 @@
 //! `Measured`: its type's children, received, schedule-to-start, the slot gauges, the
 //! execution and end-to-end latencies).
 
+// Built for the benchmark probe (feature `bench-internals`) and for the RPC metering's
+// unit tests, which use only `Answers`; without the feature the probe is unused.
+#![cfg_attr(not(feature = "bench-internals"), allow(dead_code))]
+
 use std::future::{ready, Future, Ready};
 use std::hint::black_box;
 use std::pin::pin;
