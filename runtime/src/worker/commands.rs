@@ -52,7 +52,7 @@ pub(super) fn control_queue(namespace: &str, grouping_key: &str) -> String {
 /// cancels once it has stopped: attempts still running in the grace period can be
 /// cancelled too. Returns at once where the namespace does not advertise worker commands.
 pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let Some(queue) = shared.control_queue.clone() else {
+    let Some(queue) = shared.polling.control_queue.clone() else {
         debug!(
             "the namespace does not advertise worker commands; cancels arrive with \
              activity heartbeats only"

@@ -1,23 +1,47 @@
 //! Polling: the loop that opens polls while a slot, the rate limit and the scaler allow,
 //! and what one poll does with its answer.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::contact::is_unreachable;
-use super::pollers::OpenPoll;
+use super::health::Health;
+use super::pollers::{OpenPoll, PollerGate};
+use super::rate_limit::RateLimiter;
 use super::retry;
 use super::run::Shared;
-use super::slots::SlotPermit;
+use super::slots::{SlotPermit, SlotSupplier};
 use super::task::handle_task;
 use super::WorkerOptions;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE};
 use crate::proto::service::PollActivityTaskQueueRequest;
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueMetadata, WorkerDeploymentOptions};
+
+/// What the poll loop keeps between polls.
+pub(super) struct Polling {
+    /// Issues the slot each poll takes first.
+    pub(super) slots: Arc<dyn SlotSupplier>,
+    /// How many polls stay open, following the server's suggestions when autoscaling.
+    pub(super) gate: Arc<PollerGate>,
+    /// `max_activities_per_second`, when set.
+    pub(super) rate_limiter: Option<RateLimiter>,
+    /// Polls failed in a row, for the backoff.
+    pub(super) failures: AtomicU32,
+    /// Drops the polls still open (shutdown, once the server had its chance to answer).
+    pub(super) stop: CancellationToken,
+    /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
+    pub(super) complete_on_shutdown: bool,
+    /// What `/readyz` says.
+    pub(super) health: Arc<Health>,
+    /// This worker's worker-commands queue, where the namespace advertises them: named on
+    /// every activity poll, polled by `commands.rs`.
+    pub(super) control_queue: Option<String>,
+}
 
 /// Opens polls while a slot is free, the rate limit allows and the scaler wants more,
 /// until shutdown; returns once the last of its polls has ended.
@@ -25,7 +49,7 @@ pub(super) async fn poll_loop(shared: Arc<Shared>) {
     let mut polls = JoinSet::new();
     loop {
         while polls.try_join_next().is_some() {}
-        if let Some(limiter) = &shared.rate_limiter {
+        if let Some(limiter) = &shared.polling.rate_limiter {
             tokio::select! {
                 biased;
                 _ = shared.shutdown.cancelled() => break,
@@ -35,12 +59,12 @@ pub(super) async fn poll_loop(shared: Arc<Shared>) {
         let permit = tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => break,
-            permit = shared.slots.reserve() => permit,
+            permit = shared.polling.slots.reserve() => permit,
         };
         let open = tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => break,
-            open = shared.gate.open() => open,
+            open = shared.polling.gate.open() => open,
         };
         polls.spawn(poll_once(shared.clone(), permit, open));
     }
@@ -54,30 +78,30 @@ const FIRST_POLL_DEADLINE: Duration = Duration::from_secs(3);
 /// One poll: hands a task over with its slot, or backs off after an error while still
 /// counted open, so that the next poll waits for the backoff (as sdk-core does).
 async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
-    let deadline = if shared.options.health_bind.is_some() && !shared.health.has_polled() {
+    let deadline = if shared.options.health_bind.is_some() && !shared.polling.health.has_polled() {
         FIRST_POLL_DEADLINE
     } else {
-        shared.gate.poll_deadline(LONG_POLL_DEADLINE)
+        shared.polling.gate.poll_deadline(LONG_POLL_DEADLINE)
     };
     let request = poll_request(
         &shared.options,
         &shared.instance_key,
         &shared.deployment,
-        shared.control_queue.as_deref(),
+        shared.polling.control_queue.as_deref(),
     );
     let mut client = shared.client.clone();
     let poll = client.poll_activity_task_queue(with_deadline(request, deadline));
     let polling = shared.metrics.polling();
     let result = tokio::select! {
-        _ = shared.stop_polling.cancelled() => return,
+        _ = shared.polling.stop.cancelled() => return,
         result = poll => result,
     };
     drop(polling);
     shared.contact.observe(&result);
     let status = match result {
         Ok(response) => {
-            shared.poll_failures.store(0, Ordering::Relaxed);
-            shared.health.poll_accepted();
+            shared.polling.failures.store(0, Ordering::Relaxed);
+            shared.polling.health.poll_accepted();
             let task = response.into_inner();
             let has_task = !task.task_token.is_empty();
             let decision = task
@@ -85,6 +109,7 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
                 .as_ref()
                 .map(|decision| decision.poll_request_delta_suggestion);
             shared
+                .polling
                 .gate
                 .update(|scaler| scaler.on_response(has_task, decision));
             if has_task {
@@ -100,8 +125,11 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
         return;
     }
     let exhausted = status.code() == tonic::Code::ResourceExhausted;
-    shared.gate.update(|scaler| scaler.on_error(exhausted));
-    let failures = shared.poll_failures.fetch_add(1, Ordering::Relaxed) + 1;
+    shared
+        .polling
+        .gate
+        .update(|scaler| scaler.on_error(exhausted));
+    let failures = shared.polling.failures.fetch_add(1, Ordering::Relaxed) + 1;
     let mut delay = retry::POLL.delay(failures);
     if exhausted {
         // sdk-core's throttle backoff starts at a second.
@@ -118,7 +146,7 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
         _ = shared.shutdown.cancelled() => {}
         _ = tokio::time::sleep(delay) => {}
         // A completion or heartbeat got through: the server is back.
-        _ = shared.contact.back() => shared.poll_failures.store(0, Ordering::Relaxed),
+        _ = shared.contact.back() => shared.polling.failures.store(0, Ordering::Relaxed),
     }
     drop(open);
 }

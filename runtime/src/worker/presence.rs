@@ -181,7 +181,7 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
         activity_task_slots_info: Some(WorkerSlotsInfo {
             current_available_slots: saturate(slots.available),
             current_used_slots: saturate(slots.used),
-            slot_supplier_kind: shared.slots.kind().to_owned(),
+            slot_supplier_kind: shared.polling.slots.kind().to_owned(),
             total_processed_tasks: saturate(processed),
             total_failed_tasks: saturate(failed),
             last_interval_processed_tasks: saturate(since.processed),
@@ -191,7 +191,7 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
             current_pollers: saturate(slots.polls),
             // Not tracked: the poll loop does not record when a poll last succeeded.
             last_successful_poll_time: None,
-            is_autoscaling: shared.gate.is_autoscaling(),
+            is_autoscaling: shared.polling.gate.is_autoscaling(),
         }),
         ..Default::default()
     }
@@ -209,11 +209,13 @@ struct ActivitySlots {
 impl ActivitySlots {
     fn now(shared: &Shared) -> Self {
         // A resource-based supplier cannot tell what it would issue: none are counted.
-        let available = shared.slots.available().unwrap_or(0) as u64;
+        let available = shared.polling.slots.available().unwrap_or(0) as u64;
         let used = shared.in_flight.len() as u64;
-        let held = shared.slots.issued() as u64;
+        let held = shared.polling.slots.issued() as u64;
         // A task reported but not yet dropped its permit can make this briefly high by one.
-        let polls = held.saturating_sub(used).min(shared.gate.active() as u64);
+        let polls = held
+            .saturating_sub(used)
+            .min(shared.polling.gate.active() as u64);
         ActivitySlots {
             available,
             used: used.min(held),

@@ -1,6 +1,6 @@
 //! The worker's control loop: start-up, pollers, and the order of shutdown.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -12,24 +12,18 @@ use tracing::{info, warn};
 
 use super::codecs::WorkerCodecs;
 use super::contact::Contact;
-use super::executor::isolated::ChildPool;
 use super::executor::Executors;
-use super::health::Health;
 use super::lag::{Lag, LagMonitor};
 use super::ledger::InFlight;
-use super::pollers::PollerGate;
-use super::rate_limit::RateLimiter;
+use super::poll::Polling;
 use super::respond::{Report, Reporter};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
-use super::slots::{self, SlotSupplier, TypeLimits};
-use super::spare::EventLoops;
-use super::stall::StallWatch;
-use super::startup::{start, Started};
-use super::{Ready, WorkerError, WorkerOptions};
+use super::slots::{self, TypeLimits};
+use super::startup::{connect, Local};
+use super::{Ready, WorkerOptions};
 use crate::connection::{ApiKeySlot, ServiceClient};
-use crate::pool::BlockingPool;
 use crate::proto::WorkerDeploymentOptions;
-use crate::registry::{ActivityDescriptor, Invoker, Registry};
+use crate::registry::Registry;
 use crate::telemetry::metrics::WorkerMetrics;
 
 /// How long shutdown waits for the last completions to reach the server.
@@ -62,12 +56,11 @@ pub(super) struct Shared {
     pub(super) registry: Registry,
     pub(super) client: ServiceClient,
     pub(super) executors: Executors,
-    /// Issues the slot each poll takes first.
-    pub(super) slots: Arc<dyn SlotSupplier>,
     /// `max_concurrent` per activity type.
     pub(super) type_limits: TypeLimits,
     pub(super) shutdown: CancellationToken,
-    pub(super) stop_polling: CancellationToken,
+    /// What the poll loop keeps between polls.
+    pub(super) polling: Polling,
     /// Attempts not yet reported, by task token. Whoever takes a token reports it.
     pub(super) in_flight: InFlight,
     pub(super) control: tokio::runtime::Handle,
@@ -77,28 +70,21 @@ pub(super) struct Shared {
     pub(super) contact: Arc<Contact>,
     /// Payload codecs, when there are any.
     pub(super) codecs: Option<WorkerCodecs>,
-    /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
-    pub(super) polls_complete_on_shutdown: bool,
     /// Worker heartbeats: whether to send them, and what the last one said.
     pub(super) presence: super::presence::Presence,
-    /// This worker's worker-commands queue, where the namespace advertises them: named on
-    /// every activity poll, polled by `commands.rs`.
-    pub(super) control_queue: Option<String>,
+    /// Counted for the report at the end (`WorkerReport`).
+    pub(super) stats: Stats,
+    pub(super) metrics: WorkerMetrics,
+    /// Sent on every poll and report.
+    pub(super) deployment: WorkerDeploymentOptions,
+}
+
+/// What the worker counts for its report and its lag lines.
+pub(super) struct Stats {
     pub(super) heartbeats_sent: Arc<AtomicU64>,
     pub(super) stalls: Arc<AtomicU64>,
     pub(super) event_loop_lag: Arc<LagMonitor>,
     pub(super) control_lag: Arc<LagMonitor>,
-    pub(super) metrics: WorkerMetrics,
-    /// How many polls stay open, following the server's suggestions when autoscaling.
-    pub(super) gate: Arc<PollerGate>,
-    /// `max_activities_per_second`, when set.
-    pub(super) rate_limiter: Option<RateLimiter>,
-    /// Sent on every poll and report.
-    pub(super) deployment: WorkerDeploymentOptions,
-    /// What `/readyz` says.
-    pub(super) health: Arc<Health>,
-    /// Polls failed in a row, for the backoff.
-    pub(super) poll_failures: AtomicU32,
 }
 
 impl Shared {
@@ -145,82 +131,19 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("legwork-control".to_owned())
         .spawn(move || {
-            let metrics = WorkerMetrics::new(
-                &options.connection.namespace,
-                &options.task_queue,
-                slots::most(&options),
-                registry.names(),
-            );
-            let stalls = Arc::new(AtomicU64::new(0));
-            let executors = executors(&options, &event_loop, stalls.clone(), &metrics);
-            let codecs = WorkerCodecs::new(&options.codecs, &executors.loops);
+            let local = Local::new(options, registry, &event_loop);
             let report = control.block_on(async move {
-                let health = Arc::new(Health::default());
-                // Checked before connecting: a wrong name stops the worker at once.
-                let type_limits = match TypeLimits::new(&registry, &options.activity_limits) {
-                    Ok(limits) => limits,
-                    Err(error) => {
-                        let _ = ready.send(Err(WorkerError::InvalidOption(error)));
-                        return WorkerReport::default();
+                match connect(local, api_key, shutdown).await {
+                    Ok((shared, metrics_address)) => {
+                        shared.metrics.worker_started();
+                        let _ = ready.send(Ok(metrics_address));
+                        serve(shared).await
                     }
-                };
-                // Before connecting too: an executable that cannot be a child stops here.
-                if let Err(error) = start_children(&registry, &options, &metrics, &executors).await
-                {
-                    let _ = ready.send(Err(error));
-                    return WorkerReport::default();
-                }
-                let started = start(&options, api_key, &metrics, &health).await;
-                let Started {
-                    client,
-                    capabilities,
-                    metrics_address,
-                    deployment,
-                    gate,
-                } = match started {
-                    Ok(started) => started,
                     Err(error) => {
                         let _ = ready.send(Err(error));
-                        return WorkerReport::default();
+                        WorkerReport::default()
                     }
-                };
-                let presence = super::presence::Presence::new(capabilities.worker_heartbeats);
-                let control_queue = capabilities.worker_commands.then(|| {
-                    let namespace = &options.connection.namespace;
-                    super::commands::control_queue(namespace, presence.grouping_key())
-                });
-                let shared = Arc::new(Shared {
-                    gate,
-                    rate_limiter: RateLimiter::new(options.max_activities_per_second),
-                    deployment,
-                    health,
-                    poll_failures: AtomicU32::new(0),
-                    slots: slots::supplier(&options),
-                    type_limits,
-                    options,
-                    registry,
-                    client,
-                    executors,
-                    shutdown,
-                    stop_polling: CancellationToken::new(),
-                    in_flight: InFlight::default(),
-                    responses: TaskTracker::new(),
-                    instance_key: uuid::Uuid::new_v4().to_string(),
-                    contact: Arc::new(Contact::default()),
-                    codecs,
-                    polls_complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
-                    presence,
-                    control_queue,
-                    heartbeats_sent: Arc::new(AtomicU64::new(0)),
-                    stalls,
-                    event_loop_lag: Arc::new(LagMonitor::recording(metrics.event_loop_lag())),
-                    control_lag: Arc::new(LagMonitor::recording(metrics.control_loop_lag())),
-                    metrics,
-                    control: tokio::runtime::Handle::current(),
-                });
-                shared.metrics.worker_started();
-                let _ = ready.send(Ok(metrics_address));
-                serve(shared).await
+                }
             });
             // Async activities still blocking their thread must not hold up the exit.
             event_loop.shutdown_background();
@@ -228,67 +151,14 @@ pub(super) fn spawn(
         })
 }
 
-/// Starts the warm children of isolated activities, when the registry has any.
-async fn start_children(
-    registry: &Registry,
-    options: &WorkerOptions,
-    metrics: &WorkerMetrics,
-    executors: &Executors,
-) -> Result<(), WorkerError> {
-    let isolated = |d: &&ActivityDescriptor| matches!(d.invoker, Invoker::Isolated { .. });
-    if !registry.iter().any(|d| isolated(&d)) {
-        return Ok(());
-    }
-    let pool = ChildPool::start(options.isolated.clone(), metrics.isolated())
-        .await
-        .map_err(WorkerError::Isolated)?;
-    let _ = executors.isolated.set(pool);
-    Ok(())
-}
-
-/// Where activities run, each executor feeding its metrics.
-fn executors(
-    options: &WorkerOptions,
-    event_loop: &tokio::runtime::Runtime,
-    stalls: Arc<AtomicU64>,
-    metrics: &WorkerMetrics,
-) -> Executors {
-    let blocking = BlockingPool::new(
-        "legwork-blocking",
-        options.blocking_threads,
-        options.blocking_nice,
-    );
-    // Spares for a held event loop: one per core at most.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let loops = Arc::new(EventLoops::new(
-        event_loop.handle().clone(),
-        options.async_threads.max(1),
-        cores,
-        metrics.event_loop_spares(),
-    ));
-    let stall_watch = StallWatch::new(
-        options.stall_threshold,
-        stalls,
-        metrics.clone(),
-        Arc::downgrade(&loops),
-    );
-    Executors {
-        blocking: Arc::new(blocking.count_busy(metrics.blocking_busy())),
-        event_loop: event_loop.handle().clone(),
-        loops,
-        stall_watch,
-        interceptors: options.interceptors.clone(),
-        isolated: std::sync::OnceLock::new(),
-    }
-}
-
 async fn serve(shared: Arc<Shared>) -> WorkerReport {
     log_start(&shared);
     let stop_lag = CancellationToken::new();
-    tokio::spawn(shared.control_lag.clone().tick_here(stop_lag.clone()));
+    tokio::spawn(shared.stats.control_lag.clone().tick_here(stop_lag.clone()));
     let event_loop = shared.executors.event_loop.clone();
     tokio::spawn(
         shared
+            .stats
             .event_loop_lag
             .clone()
             .probe(event_loop, stop_lag.clone()),
@@ -297,11 +167,17 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     tokio::spawn(super::presence::run(shared.clone()));
     // Until the worker has stopped: attempts in the grace period can still be cancelled.
     tokio::spawn(super::commands::run(shared.clone(), stop_lag.clone()));
-    tokio::spawn(shared.gate.clone().run_ingestion_check(stop_lag.clone()));
+    tokio::spawn(
+        shared
+            .polling
+            .gate
+            .clone()
+            .run_ingestion_check(stop_lag.clone()),
+    );
     let mut pollers = JoinSet::new();
     pollers.spawn(super::poll::poll_loop(shared.clone()));
     shared.shutdown.cancelled().await;
-    shared.health.stopping();
+    shared.polling.health.stopping();
     let began = Instant::now();
     info!(
         "shutdown begun: polling stops, in-flight activities have {:?}",
@@ -326,10 +202,10 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         failed: counts.failed,
         canceled: counts.canceled,
         abandoned_at_shutdown: abandoned,
-        heartbeats_sent: shared.heartbeats_sent.load(Ordering::Relaxed),
-        stalls: shared.stalls.load(Ordering::Relaxed),
-        event_loop_lag: shared.event_loop_lag.lag(),
-        control_lag: shared.control_lag.lag(),
+        heartbeats_sent: shared.stats.heartbeats_sent.load(Ordering::Relaxed),
+        stalls: shared.stats.stalls.load(Ordering::Relaxed),
+        event_loop_lag: shared.stats.event_loop_lag.lag(),
+        control_lag: shared.stats.control_lag.lag(),
     };
     stop_lag.cancel();
     info!(
@@ -362,7 +238,7 @@ fn log_start(shared: &Shared) {
     if !limits.is_empty() {
         set.push(format!("per-type limits {limits}"));
     }
-    if shared.gate.is_autoscaling() {
+    if shared.polling.gate.is_autoscaling() {
         set.push("pollers autoscaled".to_owned());
     }
     let deployment = &shared.deployment;

@@ -45,7 +45,7 @@ pub(super) async fn shutdown_worker(shared: &Shared) {
 }
 
 pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
-    let wait = if shared.polls_complete_on_shutdown {
+    let wait = if shared.polling.complete_on_shutdown {
         POLL_DRAIN
     } else {
         Duration::ZERO
@@ -53,7 +53,7 @@ pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
     let drained =
         tokio::time::timeout(wait, async { while pollers.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        shared.stop_polling.cancel();
+        shared.polling.stop.cancel();
         while pollers.join_next().await.is_some() {}
     }
 }

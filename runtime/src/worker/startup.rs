@@ -1,21 +1,39 @@
-//! Start-up: settings checked, metrics and probes served, connected, the namespace found,
-//! before the first poll, so that whatever cannot work stops the worker at once.
+//! Start-up: what the worker builds and checks before its first poll (executors, per-type
+//! limits, isolated children, metrics and probes served, connected, the namespace found),
+//! so that whatever cannot work stops the worker at once.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use super::codecs::WorkerCodecs;
+use super::contact::Contact;
+use super::executor::isolated::ChildPool;
+use super::executor::Executors;
 use super::health::{self, Health};
+use super::lag::LagMonitor;
+use super::ledger::InFlight;
+use super::poll::Polling;
 use super::pollers::PollerGate;
 use super::rate_limit;
+use super::rate_limit::RateLimiter;
+use super::run::{Shared, Stats};
+use super::slots::{self, TypeLimits};
+use super::spare::EventLoops;
+use super::stall::StallWatch;
 use super::{WorkerError, WorkerOptions};
 use crate::connection::{
     connect_metered, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, UNARY_DEADLINE,
 };
 use crate::http_server;
+use crate::pool::BlockingPool;
 use crate::proto::service::DescribeNamespaceRequest;
 use crate::proto::{Capabilities, WorkerDeploymentOptions};
+use crate::registry::{ActivityDescriptor, Invoker, Registry};
 use crate::telemetry::exporter;
 use crate::telemetry::metrics::WorkerMetrics;
 use crate::telemetry::rpc::RpcMetrics;
@@ -152,6 +170,165 @@ async fn connect_to_namespace(
         .and_then(|info| info.capabilities)
         .unwrap_or_default();
     Ok((client, capabilities))
+}
+
+/// What the control thread builds before anything talks to the server.
+pub(super) struct Local {
+    options: WorkerOptions,
+    registry: Registry,
+    metrics: WorkerMetrics,
+    executors: Executors,
+    codecs: Option<WorkerCodecs>,
+    stalls: Arc<AtomicU64>,
+}
+
+impl Local {
+    pub(super) fn new(
+        options: WorkerOptions,
+        registry: Registry,
+        event_loop: &tokio::runtime::Runtime,
+    ) -> Self {
+        let metrics = WorkerMetrics::new(
+            &options.connection.namespace,
+            &options.task_queue,
+            slots::most(&options),
+            registry.names(),
+        );
+        let stalls = Arc::new(AtomicU64::new(0));
+        let executors = executors(&options, event_loop, stalls.clone(), &metrics);
+        let codecs = WorkerCodecs::new(&options.codecs, &executors.loops);
+        Local {
+            options,
+            registry,
+            metrics,
+            executors,
+            codecs,
+            stalls,
+        }
+    }
+}
+
+/// Checks what can be checked without a server first (per-type limits, the children of
+/// isolated activities), then connects: whatever cannot work stops the worker here.
+pub(super) async fn connect(
+    local: Local,
+    api_key: ApiKeySlot,
+    shutdown: CancellationToken,
+) -> Result<(Arc<Shared>, Option<SocketAddr>), WorkerError> {
+    let Local {
+        options,
+        registry,
+        metrics,
+        executors,
+        codecs,
+        stalls,
+    } = local;
+    let type_limits =
+        TypeLimits::new(&registry, &options.activity_limits).map_err(WorkerError::InvalidOption)?;
+    start_children(&registry, &options, &metrics, &executors).await?;
+    let health = Arc::new(Health::default());
+    let Started {
+        client,
+        capabilities,
+        metrics_address,
+        deployment,
+        gate,
+    } = start(&options, api_key, &metrics, &health).await?;
+    let presence = super::presence::Presence::new(capabilities.worker_heartbeats);
+    let control_queue = capabilities.worker_commands.then(|| {
+        let namespace = &options.connection.namespace;
+        super::commands::control_queue(namespace, presence.grouping_key())
+    });
+    let polling = Polling {
+        slots: slots::supplier(&options),
+        gate,
+        rate_limiter: RateLimiter::new(options.max_activities_per_second),
+        failures: AtomicU32::new(0),
+        stop: CancellationToken::new(),
+        complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
+        health,
+        control_queue,
+    };
+    let stats = Stats {
+        heartbeats_sent: Arc::new(AtomicU64::new(0)),
+        stalls,
+        event_loop_lag: Arc::new(LagMonitor::recording(metrics.event_loop_lag())),
+        control_lag: Arc::new(LagMonitor::recording(metrics.control_loop_lag())),
+    };
+    let shared = Shared {
+        polling,
+        deployment,
+        type_limits,
+        options,
+        registry,
+        client,
+        executors,
+        shutdown,
+        in_flight: InFlight::default(),
+        responses: TaskTracker::new(),
+        instance_key: uuid::Uuid::new_v4().to_string(),
+        contact: Arc::new(Contact::default()),
+        codecs,
+        presence,
+        stats,
+        metrics,
+        control: tokio::runtime::Handle::current(),
+    };
+    Ok((Arc::new(shared), metrics_address))
+}
+
+/// Starts the warm children of isolated activities, when the registry has any.
+async fn start_children(
+    registry: &Registry,
+    options: &WorkerOptions,
+    metrics: &WorkerMetrics,
+    executors: &Executors,
+) -> Result<(), WorkerError> {
+    let isolated = |d: &&ActivityDescriptor| matches!(d.invoker, Invoker::Isolated { .. });
+    if !registry.iter().any(|d| isolated(&d)) {
+        return Ok(());
+    }
+    let pool = ChildPool::start(options.isolated.clone(), metrics.isolated())
+        .await
+        .map_err(WorkerError::Isolated)?;
+    let _ = executors.isolated.set(pool);
+    Ok(())
+}
+
+/// Where activities run, each executor feeding its metrics.
+fn executors(
+    options: &WorkerOptions,
+    event_loop: &tokio::runtime::Runtime,
+    stalls: Arc<AtomicU64>,
+    metrics: &WorkerMetrics,
+) -> Executors {
+    let blocking = BlockingPool::new(
+        "legwork-blocking",
+        options.blocking_threads,
+        options.blocking_nice,
+    );
+    // Spares for a held event loop: one per core at most.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let loops = Arc::new(EventLoops::new(
+        event_loop.handle().clone(),
+        options.async_threads.max(1),
+        cores,
+        metrics.event_loop_spares(),
+    ));
+    let stall_watch = StallWatch::new(
+        options.stall_threshold,
+        stalls,
+        metrics.clone(),
+        Arc::downgrade(&loops),
+    );
+    Executors {
+        blocking: Arc::new(blocking.count_busy(metrics.blocking_busy())),
+        event_loop: event_loop.handle().clone(),
+        loops,
+        stall_watch,
+        interceptors: options.interceptors.clone(),
+        isolated: std::sync::OnceLock::new(),
+    }
 }
 
 #[cfg(test)]

@@ -372,7 +372,7 @@ fn heartbeat_link(
         task_token: token.to_vec(),
         interval,
         acked,
-        sent: shared.heartbeats_sent.clone(),
+        sent: shared.stats.heartbeats_sent.clone(),
         sent_metric: shared.metrics.heartbeats_sent(),
         contact: shared.contact.clone(),
         codecs: shared.codecs.clone(),
