@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use legwork::interceptor::{
-    ActivityInput, ActivityInterceptor, InterceptedOutcome, InterceptorChain, NextAsync, NextSync,
+    ActivityInput, ActivityInterceptor, InterceptedFuture, InterceptorChain, NextAsync, NextSync,
 };
 use legwork::{activity, ActivityError, ActivityInfo, Payload};
 
@@ -70,7 +70,7 @@ impl ActivityInterceptor for TimingLog {
     }
 
     // Async activities: a future on the event loop; never block in it.
-    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedOutcome<'_> {
+    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedFuture<'_> {
         Box::pin(async move {
             let info = input.info().clone();
             let started = Instant::now();

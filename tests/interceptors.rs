@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use legwork::client::StartActivity;
 use legwork::interceptor::{
-    ActivityInput, ActivityInterceptor, InterceptedOutcome, InterceptorChain, NextAsync, NextSync,
+    ActivityInput, ActivityInterceptor, InterceptedFuture, InterceptorChain, NextAsync, NextSync,
 };
 use legwork::testing::payload;
 use legwork::worker::WorkerOptions;
@@ -52,7 +52,7 @@ impl ActivityInterceptor for Recorder {
         outcome
     }
 
-    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedOutcome<'_> {
+    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedFuture<'_> {
         Box::pin(async move {
             self.note(format!("{}> {}", self.name, thread_name()));
             let outcome = next.run(input).await;
@@ -323,7 +323,7 @@ impl ActivityInterceptor for Boom {
         next.run(input)
     }
 
-    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedOutcome<'_> {
+    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedFuture<'_> {
         Box::pin(async move {
             if input.args.first().map(text).as_deref() == Some("boom") {
                 panic!("the async interceptor exploded");

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use legwork::client::{ActivityHandle, Client, StartActivity};
-use legwork::codec::{CodecChain, CodecResult, PayloadCodec};
+use legwork::codec::{CodecChain, CodecFuture, PayloadCodec};
 use legwork::worker::RunningWorker;
 use legwork::{activity, run_blocking, ActivityError, Payload};
 
@@ -177,11 +177,11 @@ async fn a_spare_is_retired_when_the_stall_ends() {
 struct ThreadTag;
 
 impl PayloadCodec for ThreadTag {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         Box::pin(async move { Ok(payloads) })
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         let thread = std::thread::current().name().unwrap_or("").to_owned();
         Box::pin(async move {
             *DECODED_ON.lock().unwrap() = Some(thread);

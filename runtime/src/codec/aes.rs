@@ -13,7 +13,7 @@ use prost::Message as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::{encoding_of, quoted, CodecError, CodecResult, PayloadCodec, ENCODING};
+use super::{encoding_of, quoted, CodecError, CodecFuture, PayloadCodec, ENCODING};
 use crate::proto::Payload;
 
 /// The encoding of an encrypted payload.
@@ -173,12 +173,12 @@ impl Aes256Gcm {
 }
 
 impl PayloadCodec for Aes256Gcm {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         let encoded = payloads.iter().map(|p| self.encrypt(p)).collect();
         Box::pin(std::future::ready(encoded))
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         let decoded = payloads.into_iter().map(|p| self.decrypt(p)).collect();
         Box::pin(std::future::ready(decoded))
     }

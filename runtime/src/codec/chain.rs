@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{CodecError, CodecResult, PayloadCodec};
+use super::{CodecError, CodecFuture, PayloadCodec};
 use crate::proto::Payload;
 
 /// Codecs applied in the order they were added on encode, and in reverse on decode:
@@ -82,11 +82,11 @@ impl CodecChain {
 }
 
 impl PayloadCodec for CodecChain {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         Box::pin(CodecChain::encode(self, payloads))
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         Box::pin(CodecChain::decode(self, payloads))
     }
 
@@ -109,8 +109,8 @@ impl fmt::Debug for CodecChain {
 /// [`CodecError::Panicked`], so a faulty codec fails one payload, not the worker.
 fn guarded<'a>(
     codec: &'a dyn PayloadCodec,
-    call: impl FnOnce(&'a dyn PayloadCodec) -> CodecResult<'a>,
-) -> CodecResult<'a> {
+    call: impl FnOnce(&'a dyn PayloadCodec) -> CodecFuture<'a>,
+) -> CodecFuture<'a> {
     match catch_unwind(AssertUnwindSafe(|| call(codec))) {
         Ok(future) => Box::pin(CatchUnwind { codec, future }),
         Err(panic) => Box::pin(std::future::ready(Err(panicked(codec, panic)))),
@@ -120,7 +120,7 @@ fn guarded<'a>(
 /// A codec's future whose panics become errors.
 struct CatchUnwind<'a> {
     codec: &'a dyn PayloadCodec,
-    future: CodecResult<'a>,
+    future: CodecFuture<'a>,
 }
 
 impl Future for CatchUnwind<'_> {

@@ -58,8 +58,8 @@ pub(crate) const ENCODING: &str = "encoding";
 /// trait objects and still await.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The outcome of a codec call.
-pub type CodecResult<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
+/// The future a codec call returns: the payloads encoded or decoded, or why not.
+pub type CodecFuture<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
 
 /// Turns payloads into other payloads on the way to the server (`encode`) and back
 /// (`decode`), as the SDKs' `PayloadCodec` does.
@@ -75,7 +75,7 @@ pub type CodecResult<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
 /// A codec that awaits a key service:
 ///
 /// ```
-/// use legwork::codec::{CodecError, CodecResult, PayloadCodec};
+/// use legwork::codec::{CodecError, CodecFuture, PayloadCodec};
 /// use legwork::Payload;
 ///
 /// struct Tagged;
@@ -85,7 +85,7 @@ pub type CodecResult<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
 /// }
 ///
 /// impl PayloadCodec for Tagged {
-///     fn encode(&self, mut payloads: Vec<Payload>) -> CodecResult<'_> {
+///     fn encode(&self, mut payloads: Vec<Payload>) -> CodecFuture<'_> {
 ///         Box::pin(async move {
 ///             let tag = current_tag().await?;
 ///             for payload in &mut payloads {
@@ -95,7 +95,7 @@ pub type CodecResult<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
 ///         })
 ///     }
 ///
-///     fn decode(&self, mut payloads: Vec<Payload>) -> CodecResult<'_> {
+///     fn decode(&self, mut payloads: Vec<Payload>) -> CodecFuture<'_> {
 ///         Box::pin(async move {
 ///             for payload in &mut payloads {
 ///                 payload.metadata.remove("tag");
@@ -107,10 +107,10 @@ pub type CodecResult<'a> = BoxFuture<'a, Result<Vec<Payload>, CodecError>>;
 /// ```
 pub trait PayloadCodec: Send + Sync + 'static {
     /// Encodes payloads about to be sent to the server.
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_>;
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_>;
 
     /// Decodes payloads received from the server; passes through those it did not encode.
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_>;
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_>;
 
     /// The codec's name in errors; the type's name unless overridden.
     fn name(&self) -> &str {
@@ -119,11 +119,11 @@ pub trait PayloadCodec: Send + Sync + 'static {
 }
 
 impl<T: PayloadCodec + ?Sized> PayloadCodec for Arc<T> {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         (**self).encode(payloads)
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         (**self).decode(payloads)
     }
 
@@ -133,11 +133,11 @@ impl<T: PayloadCodec + ?Sized> PayloadCodec for Arc<T> {
 }
 
 impl<T: PayloadCodec + ?Sized> PayloadCodec for Box<T> {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         (**self).encode(payloads)
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         (**self).decode(payloads)
     }
 

@@ -296,11 +296,11 @@ async fn a_chain_encodes_in_order_and_decodes_in_reverse() {
 struct Faulty;
 
 impl PayloadCodec for Faulty {
-    fn encode(&self, _: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, _: Vec<Payload>) -> CodecFuture<'_> {
         panic!("encode blew up");
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         Box::pin(async move {
             if payloads.is_empty() {
                 return Err(CodecError::failed("faulty", "nothing to decode"));

@@ -13,7 +13,7 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use prost::Message as _;
 
-use super::{encoding_of, CodecError, CodecResult, PayloadCodec, ENCODING};
+use super::{encoding_of, CodecError, CodecFuture, PayloadCodec, ENCODING};
 use crate::proto::Payload;
 
 /// The encoding of a compressed payload.
@@ -128,12 +128,12 @@ impl Zlib {
 }
 
 impl PayloadCodec for Zlib {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         let encoded = payloads.into_iter().map(|p| self.compress(p)).collect();
         Box::pin(std::future::ready(encoded))
     }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecResult<'_> {
+    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         let decoded = payloads.into_iter().map(|p| self.inflate(p)).collect();
         Box::pin(std::future::ready(decoded))
     }

@@ -55,7 +55,7 @@ use crate::proto::Payload;
 use crate::registry::Outcome;
 
 /// An interceptor's future around an async activity.
-pub type InterceptedOutcome<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+pub type InterceptedFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// Code of the user's around every attempt, and around heartbeats; registered with
 /// [`InterceptorChain`] on `WorkerOptions::interceptors` or
@@ -81,12 +81,12 @@ pub trait ActivityInterceptor: Send + Sync + 'static {
     ///
     /// ```
     /// use std::time::Instant;
-    /// use legwork::interceptor::{ActivityInput, ActivityInterceptor, InterceptedOutcome, NextAsync};
+    /// use legwork::interceptor::{ActivityInput, ActivityInterceptor, InterceptedFuture, NextAsync};
     ///
     /// struct Timing;
     ///
     /// impl ActivityInterceptor for Timing {
-    ///     fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedOutcome<'_> {
+    ///     fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedFuture<'_> {
     ///         Box::pin(async move {
     ///             let started = Instant::now();
     ///             let activity = input.info().activity_type.clone();
@@ -97,7 +97,7 @@ pub trait ActivityInterceptor: Send + Sync + 'static {
     ///     }
     /// }
     /// ```
-    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedOutcome<'_> {
+    fn execute_async(&self, input: ActivityInput, next: NextAsync) -> InterceptedFuture<'_> {
         next.run(input)
     }
 
