@@ -70,10 +70,12 @@ impl Deployment {
         let name = self.name.as_deref().map(str::trim);
         let build_id = self.build_id.as_deref().map(str::trim);
         if name == Some("") {
-            return Err("the deployment name is empty; set --deployment-name".to_owned());
+            return Err(
+                "the deployment name is empty; set Deployment::name (--deployment-name)".to_owned(),
+            );
         }
         if build_id == Some("") {
-            return Err("the build id is empty; set --build-id".to_owned());
+            return Err("the build id is empty; set Deployment::build_id (--build-id)".to_owned());
         }
         if let Some(name) = name.filter(|name| name.contains('.')) {
             // The server joins name and build id with a dot into the version string.
@@ -83,7 +85,7 @@ impl Deployment {
         }
         if name.is_some() && build_id.is_none() {
             return Err(
-                "--deployment-name needs --build-id too: the build names the version".to_owned(),
+                "a deployment name (--deployment-name) needs a build id (--build-id) too: the build names the version".to_owned(),
             );
         }
         let mode = match self.mode {

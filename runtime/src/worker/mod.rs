@@ -56,7 +56,7 @@ pub enum WorkerError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
     /// The namespace does not exist on the server.
-    #[error("namespace `{namespace}` does not exist on {address}; check --namespace or TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)")]
+    #[error("namespace `{namespace}` does not exist on {address}; check the namespace (ConnectionOptions::namespace, --namespace or TEMPORAL_NAMESPACE) (on Temporal Cloud it is `<name>.<account>`)")]
     UnknownNamespace {
         /// The namespace asked for.
         namespace: String,
@@ -67,7 +67,7 @@ pub enum WorkerError {
     #[error("could not start the worker's threads: {0}")]
     Io(#[from] std::io::Error),
     /// The metrics endpoint could not listen on its address.
-    #[error("cannot serve metrics on {address}: {source}; choose another --metrics-bind address")]
+    #[error("cannot serve metrics on {address}: {source}; choose another metrics_bind (--metrics-bind) address")]
     MetricsBind {
         /// The address asked for.
         address: SocketAddr,
@@ -76,7 +76,7 @@ pub enum WorkerError {
     },
     /// The health endpoint could not listen on its address.
     #[error(
-        "cannot serve health probes on {address}: {source}; choose another --health-bind address"
+        "cannot serve health probes on {address}: {source}; choose another health_bind (--health-bind) address"
     )]
     HealthBind {
         /// The address asked for.

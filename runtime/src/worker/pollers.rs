@@ -76,7 +76,7 @@ impl Pollers {
                 maximum: Pollers::DEFAULT_MAXIMUM,
             }),
             Pollers::Auto => Ok(Behavior::Fixed(Pollers::DEFAULT_INITIAL)),
-            Pollers::Fixed(0) => Err("--pollers must be at least 1".to_owned()),
+            Pollers::Fixed(0) => Err("pollers (--pollers) must be at least 1".to_owned()),
             Pollers::Fixed(count) => Ok(Behavior::Fixed(count)),
             Pollers::Autoscaling {
                 minimum,

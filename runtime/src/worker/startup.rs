@@ -86,11 +86,11 @@ fn check_options(options: &WorkerOptions) -> Result<(), String> {
         resource.validate()?;
     }
     rate_limit::validate(
-        "--max-activities-per-second",
+        "max_activities_per_second (--max-activities-per-second)",
         options.max_activities_per_second,
     )?;
     rate_limit::validate(
-        "--max-task-queue-activities-per-second",
+        "max_task_queue_activities_per_second (--max-task-queue-activities-per-second)",
         options.max_task_queue_activities_per_second,
     )?;
     // With a stand-in for the default build id, which is computed later, off this thread.

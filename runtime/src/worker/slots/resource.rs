@@ -65,11 +65,11 @@ impl ResourceBasedSlots {
         }
     }
 
-    /// Settings that cannot work, named with the flag that sets them.
+    /// Settings that cannot work, named as the option and as the flag that sets them.
     pub(crate) fn validate(&self) -> Result<(), String> {
         for (flag, target) in [
-            ("--target-memory", self.target_memory),
-            ("--target-cpu", self.target_cpu),
+            ("target_memory (--target-memory)", self.target_memory),
+            ("target_cpu (--target-cpu)", self.target_cpu),
         ] {
             if !(target > 0.0 && target <= 1.0) {
                 return Err(format!(
@@ -149,9 +149,12 @@ mod tests {
     fn bad_targets_and_bounds_are_refused() {
         assert_eq!(ResourceBasedSlots::new(0.8, 1.0).validate(), Ok(()));
         let error = ResourceBasedSlots::new(80.0, 0.8).validate().unwrap_err();
-        assert!(error.starts_with("--target-memory"), "{error}");
+        assert!(
+            error.starts_with("target_memory (--target-memory)"),
+            "{error}"
+        );
         let error = ResourceBasedSlots::new(0.8, 0.0).validate().unwrap_err();
-        assert!(error.starts_with("--target-cpu"), "{error}");
+        assert!(error.starts_with("target_cpu (--target-cpu)"), "{error}");
         assert!(ResourceBasedSlots::new(f64::NAN, 0.5).validate().is_err());
         let mut slots = ResourceBasedSlots::new(0.8, 0.8);
         slots.minimum_slots = 20;
