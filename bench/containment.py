@@ -12,8 +12,9 @@ worker runs each scenario in one or two modes (`MODES`), each on a fresh dev ser
 
 import os
 import subprocess
-import threading
 import time
+
+import sampling
 
 SCENARIOS = ["isolated", "crash", "runaway"]
 FULL = {"contained_noop": 1000, "contained_batch": 200, "contained_warm": 300,
@@ -101,7 +102,7 @@ def tree_status(root):
     return len(pids), rss
 
 
-class TreeSampler:
+class TreeSampler(sampling.Periodic):
     """CPU seconds of a process tree and of its root alone, every 50 ms, with the wall
     time: the on-CPU nanoseconds of every thread of every process in the tree
     (/proc/PID/task/TID/schedstat). A thread or a child that exits keeps the last figure
@@ -110,14 +111,7 @@ class TreeSampler:
 
     def __init__(self, root):
         self.root, self.samples, self.last = root, [], {}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(0.05)
+        self.start_sampling()
 
     def sample(self):
         now = time.time()
@@ -135,11 +129,6 @@ class TreeSampler:
         tree = sum(self.last.values())
         worker = sum(v for (pid, _), v in self.last.items() if pid == self.root)
         self.samples.append((now, {"tree": tree, "worker": worker}))
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join()
-        self.sample()  # past the last close, which the caller waited for
 
     def between(self, h, t0, t1, who="tree"):
         """CPU seconds of `who` (the tree, or the worker process alone) between wall

@@ -24,12 +24,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import concurrency
 import containment
+import sampling
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -208,21 +208,14 @@ def peak_rss(pid):
     return None
 
 
-class Sampler:
+class Sampler(sampling.Periodic):
     """Samples the CPU time of some processes every 50 ms, with the wall time."""
 
     def __init__(self, pids):
         self.pids = pids
         self.samples = {pid: [] for pid in pids}
         self.precise = {pid: [] for pid in pids}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.sample()
-            self.stop.wait(0.05)
+        self.start_sampling()
 
     def sample(self):
         now = time.time()
@@ -233,11 +226,6 @@ class Sampler:
                 continue
             self.samples[pid].append((now, ticks))
             self.precise[pid].append((now, precise))
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join()
-        self.sample()
 
     def between(self, pid, t0, t1):
         """CPU seconds `pid` used between wall times t0 and t1."""
