@@ -168,37 +168,13 @@ async fn run_workflow(
 
 #[tokio::test]
 async fn a_pushed_cancel_reaches_an_activity_that_never_heartbeats() {
-    let address = commands_server().address();
-    let queue = task_queue("worker-commands");
-    let marker = Marker::new(&queue);
-    let (printed, report) = run_workflow(
-        &address,
-        &queue,
-        "wait_for_cancel",
-        &marker.0,
-        30,
-        Mode::Cancel,
-    )
-    .await;
-    assert_cancelled_within_2_s(&marker, &printed);
+    let (printed, report) = pushed("worker-commands", "wait_for_cancel", Mode::Cancel).await;
     assert_ended_canceled(&printed, &report);
 }
 
 #[tokio::test]
 async fn a_pushed_cancel_drops_an_async_activity_at_its_await() {
-    let address = commands_server().address();
-    let queue = task_queue("worker-commands-async");
-    let marker = Marker::new(&queue);
-    let (printed, report) = run_workflow(
-        &address,
-        &queue,
-        "sleep_for_cancel",
-        &marker.0,
-        30,
-        Mode::Cancel,
-    )
-    .await;
-    assert_cancelled_within_2_s(&marker, &printed);
+    let (printed, report) = pushed("worker-commands-async", "sleep_for_cancel", Mode::Cancel).await;
     assert_ended_canceled(&printed, &report);
 }
 
@@ -207,20 +183,24 @@ async fn a_pushed_cancel_drops_an_async_activity_at_its_await() {
 /// is gone), as a completion would have been.
 #[tokio::test]
 async fn terminating_the_workflow_stops_its_activity() {
-    let address = commands_server().address();
-    let queue = task_queue("worker-commands-terminate");
-    let marker = Marker::new(&queue);
-    let (printed, report) = run_workflow(
-        &address,
-        &queue,
+    let (_, report) = pushed(
+        "worker-commands-terminate",
         "wait_for_cancel",
-        &marker.0,
-        30,
         Mode::Terminate,
     )
     .await;
-    assert_cancelled_within_2_s(&marker, &printed);
     assert_eq!(report.completed, 0, "{report:?}");
+}
+
+/// Runs `activity` under the Python workflow on the server with worker commands on, the
+/// workflow cancelling (or terminating) it, and checks that the activity saw it within 2 s.
+async fn pushed(prefix: &str, activity: &str, mode: Mode) -> (Value, WorkerReport) {
+    let address = commands_server().address();
+    let queue = task_queue(prefix);
+    let marker = Marker::new(&queue);
+    let (printed, report) = run_workflow(&address, &queue, activity, &marker.0, 30, mode).await;
+    assert_cancelled_within_2_s(&marker, &printed);
+    (printed, report)
 }
 
 /// The activity saw the cancel within 2 s of the script asking for it.
