@@ -142,14 +142,11 @@ fn assert_failure(failure: &ActivityFailure, kind: &str, message: &str, non_retr
 
 /// A payload with exactly this metadata and data.
 fn raw(encoding: Option<&str>, data: &[u8]) -> Payload {
-    Payload {
-        metadata: encoding
-            .map(|encoding| ("encoding".to_owned(), encoding.as_bytes().to_vec()))
-            .into_iter()
-            .collect(),
-        data: data.to_vec(),
-        ..Default::default()
-    }
+    let metadata = encoding
+        .map(|encoding| ("encoding".to_owned(), encoding.as_bytes().to_vec()))
+        .into_iter()
+        .collect();
+    Payload::new(metadata, data.to_vec())
 }
 
 /// The worker still runs sync and async activities.

@@ -114,10 +114,10 @@ async fn post(address: SocketAddr, path: &str, namespace: &str, body: &str) -> R
 }
 
 fn values() -> Vec<Payload> {
-    let null = Payload {
-        metadata: [("encoding".to_string(), b"binary/null".to_vec())].into(),
-        ..Default::default()
-    };
+    let null = Payload::new(
+        [("encoding".to_string(), b"binary/null".to_vec())].into(),
+        Vec::new(),
+    );
     vec![
         payload("Hello from Rust"),
         payload(&json!({"id": 7, "tags": ["a", "b"]})),

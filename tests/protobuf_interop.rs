@@ -194,10 +194,7 @@ fn price_failure(payload: Payload) -> ActivityError {
 }
 
 fn proto_payload(encoding: &str, message_type: &str, data: &[u8]) -> Payload {
-    let mut payload = Payload {
-        data: data.to_vec(),
-        ..Default::default()
-    };
+    let mut payload = Payload::new(Default::default(), data.to_vec());
     let metadata = [("encoding", encoding), ("messageType", message_type)];
     for (key, value) in metadata {
         payload
@@ -338,10 +335,7 @@ fn plain_bytes(bytes: Vec<u8>) -> Vec<u8> {
 #[test]
 fn plain_values_keep_their_plain_encodings_with_the_feature_on() {
     let env = ActivityEnvironment::new();
-    let mut bytes = Payload {
-        data: vec![0xde, 0xad],
-        ..Default::default()
-    };
+    let mut bytes = Payload::new(Default::default(), vec![0xde, 0xad]);
     bytes
         .metadata
         .insert("encoding".to_owned(), b"binary/plain".to_vec());

@@ -153,11 +153,10 @@ async fn sync_and_async_activities_return_their_results() {
 }
 
 fn bytes_payload(data: &[u8]) -> legwork::Payload {
-    legwork::Payload {
-        metadata: [("encoding".to_owned(), b"binary/plain".to_vec())].into(),
-        data: data.to_vec(),
-        ..Default::default()
-    }
+    legwork::Payload::new(
+        [("encoding".to_owned(), b"binary/plain".to_vec())].into(),
+        data.to_vec(),
+    )
 }
 
 #[tokio::test]

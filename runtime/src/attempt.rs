@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// Why an activity was cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

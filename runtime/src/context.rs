@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::attempt::{Attempt, CancelReason};
 use crate::error::{failure_type, ActivityError};
 use crate::interceptor::InterceptorChain;
+use crate::payload::{from_wire, Payload};
 use crate::payload::{decode_json, encode_json};
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::proto::Payload;
 
 /// Facts about the running attempt, taken from the activity task.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -140,7 +140,7 @@ impl ActivityInfo {
             heartbeat_details: task
                 .heartbeat_details
                 .as_ref()
-                .map(|details| details.payloads.clone())
+                .map(|details| from_wire(details.payloads.clone()))
                 .unwrap_or_default(),
         };
         let attempt_end = info

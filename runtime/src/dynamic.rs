@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::context::ActivityContext;
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::{clip, Args, MAX_CAUSE_BYTES};
+use crate::payload::Payload;
 use crate::payload::{decode_bytes, decode_json, DecodeError};
-use crate::proto::Payload;
 use crate::registry::{BoxOutcome, Outcome};
 
 /// One call of a dynamic activity: the activity type the caller asked for and its

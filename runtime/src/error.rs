@@ -163,7 +163,7 @@ impl ActivityError {
         match encode_json(details) {
             Ok(payload) => {
                 self.details = Some(Payloads {
-                    payloads: vec![payload],
+                    payloads: vec![payload.into()],
                 })
             }
             Err(error) => self

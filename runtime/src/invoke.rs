@@ -7,8 +7,8 @@ use std::vec;
 
 use crate::attempt::Attempt;
 use crate::error::{failure_type, ActivityError};
+use crate::payload::Payload;
 use crate::payload::{Decoder, Encoder};
-use crate::proto::Payload;
 use crate::registry::Outcome;
 
 /// The argument payloads of one activity task, one payload per parameter.

@@ -40,7 +40,7 @@ pub use error::ActivityError;
 #[cfg(feature = "protobuf")]
 pub use payload::protobuf;
 pub use payload::DecodeError;
-pub use proto::Payload;
+pub use payload::Payload;
 pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};
 pub use run_blocking::run_blocking;
 /// OpenTelemetry: traces that continue the workflow's, exported through OTLP.

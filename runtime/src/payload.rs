@@ -14,13 +14,14 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::proto::Payload;
-
 mod probe;
 #[cfg(feature = "protobuf")]
 pub mod protobuf;
+mod value;
 
 pub use probe::*;
+pub use value::Payload;
+pub(crate) use value::{from_wire, to_wire};
 
 pub(crate) const ENCODING: &str = "encoding";
 pub(crate) const JSON_PLAIN: &str = "json/plain";
@@ -74,16 +75,9 @@ pub type Decoder<T> = fn(&Payload) -> Result<T, DecodeError>;
 pub type Encoder<T> = fn(T) -> Result<Payload, serde_json::Error>;
 
 /// The payload's `encoding` metadata, or `""` when it has none (or it is not UTF-8).
-pub fn encoding_of(payload: &Payload) -> &str {
-    raw_encoding(payload).unwrap_or("")
-}
-
-/// The `encoding` metadata when it is UTF-8; `None` when it is absent or not UTF-8.
-pub(crate) fn raw_encoding(payload: &Payload) -> Option<&str> {
-    payload
-        .metadata
-        .get(ENCODING)
-        .and_then(|value| std::str::from_utf8(value).ok())
+#[cfg(test)]
+pub(crate) fn encoding_of(payload: &Payload) -> &str {
+    payload.encoding().unwrap_or("")
 }
 
 /// The error for a payload whose encoding this codec does not read.
@@ -129,7 +123,7 @@ fn decode_serde<T: DeserializeOwned>(
     payload: &Payload,
     expected: &'static str,
 ) -> Result<T, DecodeError> {
-    match raw_encoding(payload) {
+    match payload.encoding() {
         Some(JSON_PLAIN) => Ok(serde_json::from_slice(&payload.data)?),
         // From a value, not the text `null`, so an error quotes no position in a text
         // the payload never had.
@@ -145,7 +139,7 @@ pub fn encode_bytes(value: Vec<u8>) -> Result<Payload, serde_json::Error> {
 
 /// Decodes `binary/plain`; a payload in another encoding is read as JSON (an array of bytes).
 pub fn decode_bytes(payload: &Payload) -> Result<Vec<u8>, DecodeError> {
-    match raw_encoding(payload) {
+    match payload.encoding() {
         Some(BINARY_PLAIN) => Ok(payload.data.clone()),
         _ => decode_serde(payload, BYTES_EXPECTED),
     }

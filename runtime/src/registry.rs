@@ -8,7 +8,7 @@ use std::pin::Pin;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::invoke::Args;
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// What an activity returns once its result is encoded.
 pub type Outcome = Result<Payload, ActivityError>;

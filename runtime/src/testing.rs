@@ -12,8 +12,8 @@ use crate::attempt::{Attempt, CancelReason};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::ActivityError;
 use crate::invoke::{until_cancelled, Args};
+use crate::payload::Payload;
 use crate::payload::{decode_json, encode_json};
-use crate::proto::Payload;
 use crate::registry::{Invoker, Registry};
 
 /// Encodes one argument as the default converter would.

@@ -63,12 +63,15 @@ impl Client {
             _ => return Ok(()),
         };
         if let Some(Payloads { payloads }) = details.take() {
+            let payloads = from_wire(payloads);
             let payloads = if encode {
                 self.encode_payloads(payloads).await?
             } else {
                 self.decode_payloads(payloads).await?
             };
-            *details = Some(Payloads { payloads });
+            *details = Some(Payloads {
+                payloads: to_wire(payloads),
+            });
         }
         Ok(())
     }
@@ -80,9 +83,8 @@ impl Client {
     ) -> Result<ActivityExecutionOutcome, ClientError> {
         match &mut outcome.value {
             Some(activity_execution_outcome::Value::Result(payloads)) => {
-                payloads.payloads = self
-                    .decode_payloads(std::mem::take(&mut payloads.payloads))
-                    .await?;
+                let coded = from_wire(std::mem::take(&mut payloads.payloads));
+                payloads.payloads = to_wire(self.decode_payloads(coded).await?);
             }
             Some(activity_execution_outcome::Value::Failure(failure)) => {
                 self.decode_failure(failure).await?;

@@ -261,7 +261,7 @@ impl AsyncActivityHandle {
     async fn encoded(&self, payload: Option<Payload>) -> Result<Option<Payloads>, ClientError> {
         match payload {
             Some(payload) => Ok(Some(Payloads {
-                payloads: self.client.encode_payloads(vec![payload]).await?,
+                payloads: to_wire(self.client.encode_payloads(vec![payload]).await?),
             })),
             None => Ok(None),
         }

@@ -132,7 +132,7 @@ impl ActivityDescription {
             last_heartbeat_details: info
                 .heartbeat_details
                 .clone()
-                .map(|details| details.payloads)
+                .map(|details| from_wire(details.payloads))
                 .unwrap_or_default(),
             last_heartbeat_time: to_system_time(&info.last_heartbeat_time),
             schedule_time: to_system_time(&info.schedule_time),

@@ -22,10 +22,9 @@ use crate::connection::{
 pub use crate::connection::{
     ClientCertificate, ConnectError, ConnectionOptions, EnvConfigError, Pem, Secret, TlsMode,
 };
+use crate::payload::{from_wire, to_wire, Payload};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
-use crate::proto::{
-    self, service, ActivityType, Failure, FailureInfo, Payload, Payloads, TaskQueue,
-};
+use crate::proto::{self, service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
 
 mod codecs;
 mod completion;

@@ -194,7 +194,9 @@ impl ActivityOptions {
             schedule_to_start_timeout: self.schedule_to_start_timeout.and_then(to_proto_duration),
             heartbeat_timeout: self.heartbeat_timeout.and_then(to_proto_duration),
             retry_policy: self.retry_policy.as_ref().map(RetryPolicy::to_proto),
-            input: (!payloads.is_empty()).then_some(Payloads { payloads }),
+            input: (!payloads.is_empty()).then(|| Payloads {
+                payloads: to_wire(payloads),
+            }),
             // Unset policies stay UNSPECIFIED, so the server's defaults apply.
             id_reuse_policy: self
                 .id_reuse_policy

@@ -16,7 +16,7 @@ impl ActivityOutcome {
         let retry_state = outcome.retry_state;
         Some(match outcome.value? {
             activity_execution_outcome::Value::Result(payloads) => {
-                ActivityOutcome::Completed(payloads.payloads.into_iter().next())
+                ActivityOutcome::Completed(payloads.payloads.into_iter().next().map(Payload::from))
             }
             activity_execution_outcome::Value::Failure(failure) => {
                 let mut failure = ActivityFailure::from_proto(failure);

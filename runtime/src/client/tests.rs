@@ -68,7 +68,7 @@ impl FakeWorker {
             namespace: self.namespace.clone(),
             task_token,
             result: Some(Payloads {
-                payloads: vec![result],
+                payloads: vec![result.into()],
             }),
             identity: "fake-worker".to_owned(),
             ..Default::default()
@@ -127,7 +127,7 @@ fn start_options_become_the_request() {
     assert_eq!(request.start_to_close_timeout.unwrap().seconds, 60);
     assert_eq!(request.heartbeat_timeout.unwrap().seconds, 5);
     assert_eq!(request.retry_policy.unwrap().maximum_attempts, 3);
-    let input = request.input.unwrap().payloads;
+    let input = crate::payload::from_wire(request.input.unwrap().payloads);
     assert_eq!(input[0].data, br#""world""#);
     assert_eq!(crate::payload::encoding_of(&input[1]), "binary/null");
 }

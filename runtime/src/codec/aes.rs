@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use prost::Message as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{encoding_of, quoted, CodecError, CodecFuture, PayloadCodec, ENCODING};
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// The encoding of an encrypted payload.
 pub(crate) const BINARY_ENCRYPTED: &str = "binary/encrypted";

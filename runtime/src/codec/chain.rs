@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{CodecError, CodecFuture, PayloadCodec};
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// Codecs applied in the order they were added on encode, and in reverse on decode:
 /// `CodecChain::new().then(Zlib::new()).then(aes)` compresses, then encrypts; decoding

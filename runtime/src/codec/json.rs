@@ -13,8 +13,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::{DecodePaddingMode, Engine as _};
 use serde::{Deserialize, Serialize};
 
-use crate::proto::Payload;
-use temporalio_protos::protos::temporal::api::common::v1::payload::ExternalPayloadDetails;
+use crate::payload::Payload;
 
 /// A body that is not proto3-JSON `Payloads`; the message says where, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +115,7 @@ fn payload_from_json(index: usize, json: PayloadJson) -> Result<Payload, Payload
         metadata.insert(key, value);
     }
     let data = bytes(json.data.as_deref(), || format!("payloads[{index}].data"))?;
-    let external_payloads = json
+    let external_sizes = json
         .external_payloads
         .unwrap_or_default()
         .into_iter()
@@ -127,14 +126,12 @@ fn payload_from_json(index: usize, json: PayloadJson) -> Result<Payload, Payload
                     "payloads[{index}].externalPayloads[{n}].sizeBytes is not an int64"
                 ))
             })?;
-            Ok(ExternalPayloadDetails { size_bytes })
+            Ok(size_bytes)
         })
         .collect::<Result<_, PayloadsJsonError>>()?;
-    Ok(Payload {
-        metadata,
-        data,
-        external_payloads,
-    })
+    let mut payload = Payload::new(metadata, data);
+    payload.external_sizes = external_sizes;
+    Ok(payload)
 }
 
 fn payload_to_json(payload: &Payload) -> PayloadJson {
@@ -143,15 +140,15 @@ fn payload_to_json(payload: &Payload) -> PayloadJson {
         .iter()
         .map(|(key, value)| (key.clone(), Some(STANDARD.encode(value))))
         .collect();
-    let external = &payload.external_payloads;
+    let external = &payload.external_sizes;
     PayloadJson {
         metadata: Some(metadata),
         data: Some(STANDARD.encode(&payload.data)),
         external_payloads: (!external.is_empty()).then(|| {
             external
                 .iter()
-                .map(|e| ExternalJson {
-                    size_bytes: Some(serde_json::Value::String(e.size_bytes.to_string())),
+                .map(|size| ExternalJson {
+                    size_bytes: Some(serde_json::Value::String(size.to_string())),
                 })
                 .collect()
         }),

@@ -20,7 +20,7 @@
 //! let chain = CodecChain::new()
 //!     .then(Zlib::new())
 //!     .then(Aes256Gcm::new("key-2024", [7u8; 32])?);
-//! let plain = Payload { data: b"\"hello\"".to_vec(), ..Default::default() };
+//! let plain = Payload::new(Default::default(), b"\"hello\"".to_vec());
 //! let sent = chain.encode(vec![plain.clone()]).await?;
 //! assert_eq!(sent[0].metadata["encoding"], b"binary/encrypted");
 //! assert_eq!(chain.decode(sent).await?, vec![plain]);
@@ -42,7 +42,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 pub use aes::Aes256Gcm;
 pub use chain::CodecChain;

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tracing::debug;
 
 use super::{payloads_to_json, CodecChain, CodecError};
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// What the Web UI may send: `Authorization` and `Authorization-Extras` when it passes
 /// the user's access token (`codec.passAccessToken`).

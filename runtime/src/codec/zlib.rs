@@ -11,10 +11,9 @@ use std::io::{Read as _, Write as _};
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
-use prost::Message as _;
 
 use super::{encoding_of, CodecError, CodecFuture, PayloadCodec, ENCODING};
-use crate::proto::Payload;
+use crate::payload::Payload;
 
 /// The encoding of a compressed payload.
 pub(crate) const BINARY_ZLIB: &str = "binary/zlib";

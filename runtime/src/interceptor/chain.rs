@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{ActivityInput, ActivityInterceptor};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::invoke::Args;
-use crate::proto::Payload;
+use crate::payload::Payload;
 use crate::registry::{BoxOutcome, Outcome};
 
 /// Interceptors in the order they were added: the first added is the outermost (it sees

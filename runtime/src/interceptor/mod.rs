@@ -51,7 +51,7 @@ use std::pin::Pin;
 pub use chain::{InterceptorChain, NextAsync, NextSync};
 
 use crate::context::{ActivityContext, ActivityInfo};
-use crate::proto::Payload;
+use crate::payload::Payload;
 use crate::registry::Outcome;
 
 /// An interceptor's future around an async activity.

@@ -435,9 +435,15 @@ fn check_registered(kind: &str, count: usize, payloads: Vec<Payload>) -> Result<
     let name = format!("{kind}{count}");
     let params = signature(count);
     let environment = legwork::testing::ActivityEnvironment::new();
-    match environment.run(&name, payloads.clone()) {
+    // The facade's `Payload` is the dev-dependency's copy of this crate's type.
+    let facade_payloads = payloads
+        .iter()
+        .map(|p| legwork::Payload::new(p.metadata.clone(), p.data.clone()))
+        .collect();
+    match environment.run(&name, facade_payloads) {
         Ok(result) => {
             prop_assert_eq!(verdict(&params, &payloads), Verdict::Ok);
+            let result = Payload::new(result.metadata.clone(), result.data.clone());
             let got: Value = crate::payload::decode_json(&result).unwrap();
             prop_assert_eq!(got, echoed(count, &payloads));
         }

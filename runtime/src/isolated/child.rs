@@ -70,7 +70,7 @@ fn start(
     let attempt = Attempt::forwarding(
         worker_shutdown.clone(),
         Box::new(move |details| {
-            forward.send(from_child::Kind::Heartbeat(details.clone()));
+            forward.send(from_child::Kind::Heartbeat(details.clone().into()));
         }),
     );
     let ctx = ActivityContext::with_attempt(info, attempt.clone());
@@ -84,7 +84,7 @@ fn start(
             let outcome = match descriptor {
                 Some((name, Invoker::Isolated { invoke, .. } | Invoker::Sync(invoke))) => {
                     let _limit = MemoryLimit::set(memory_limit);
-                    catch_unwind(AssertUnwindSafe(|| invoke(&ctx, Args::new(name, args))))
+                    catch_unwind(AssertUnwindSafe(|| invoke(&ctx, Args::new(name, crate::payload::from_wire(args)))))
                         .unwrap_or_else(|panic| Err(ActivityError::from_panic(name, &*panic)))
                 }
                 _ => Err(ActivityError::new(format!(

@@ -13,7 +13,7 @@ use prost::Message;
 use crate::attempt::CancelReason;
 use crate::error::ActivityError;
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::proto::{Payload, Payloads};
+use crate::proto::Payloads;
 
 /// Set in a child's environment to the file descriptor of its end of the socket pair.
 pub(crate) const CHILD_ENV: &str = "LEGWORK_ISOLATED_CHILD";
@@ -65,7 +65,7 @@ pub(crate) struct Run {
     pub(crate) task_queue: String,
     /// The arguments, already through the worker's codecs.
     #[prost(message, repeated, tag = "5")]
-    pub(crate) args: Vec<Payload>,
+    pub(crate) args: Vec<crate::proto::WirePayload>,
     /// The data-segment cap in bytes, 0 for none.
     #[prost(uint64, tag = "6")]
     pub(crate) memory_limit: u64,
@@ -89,7 +89,7 @@ pub(crate) mod from_child {
         #[prost(uint32, tag = "1")]
         Hello(u32),
         #[prost(message, tag = "2")]
-        Heartbeat(crate::proto::Payload),
+        Heartbeat(crate::proto::WirePayload),
         #[prost(message, tag = "3")]
         Log(super::Log),
         #[prost(message, tag = "4")]
@@ -114,7 +114,7 @@ pub(crate) struct Log {
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct Outcome {
     #[prost(message, optional, tag = "1")]
-    pub(crate) result: Option<Payload>,
+    pub(crate) result: Option<crate::proto::WirePayload>,
     #[prost(string, tag = "2")]
     pub(crate) message: String,
     #[prost(string, tag = "3")]
@@ -137,7 +137,7 @@ impl Outcome {
     pub(crate) fn of(outcome: crate::registry::Outcome) -> Self {
         match outcome {
             Ok(payload) => Outcome {
-                result: Some(payload),
+                result: Some(payload.into()),
                 ..Default::default()
             },
             Err(error) => {
@@ -159,7 +159,7 @@ impl Outcome {
 
     pub(crate) fn into_outcome(self) -> crate::registry::Outcome {
         if let Some(payload) = self.result {
-            return Ok(payload);
+            return Ok(payload.into());
         }
         Err(ActivityError::from_parts(crate::error::ErrorParts {
             message: self.message,
@@ -213,7 +213,7 @@ pub(crate) fn task_of(info: &crate::context::ActivityInfo) -> PollActivityTaskQu
         heartbeat_timeout: duration(info.heartbeat_timeout),
         retry_policy: policy,
         heartbeat_details: (!info.heartbeat_details.is_empty()).then(|| Payloads {
-            payloads: info.heartbeat_details.clone(),
+            payloads: crate::payload::to_wire(info.heartbeat_details.clone()),
         }),
         ..Default::default()
     }

@@ -29,8 +29,8 @@ pub use prost_reflect;
 use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage, SerializeOptions};
 use serde::ser::Error as _;
 
-use super::{payload, raw_encoding, unsupported, DecodeError};
-use crate::proto::Payload;
+use super::{payload, unsupported, DecodeError};
+use crate::payload::Payload;
 
 /// The encoding of the proto3 JSON form.
 pub const JSON_PROTOBUF: &str = "json/protobuf";
@@ -114,7 +114,7 @@ pub fn decode<T: ReflectMessage + Default>(payload: &Payload) -> Result<T, Decod
         encoding,
         cause,
     };
-    match raw_encoding(payload) {
+    match payload.encoding() {
         Some(BINARY_PROTOBUF) => T::decode(payload.data.as_slice())
             .map_err(|error| invalid(BINARY_PROTOBUF, cause_of(&error))),
         Some(JSON_PROTOBUF) => decode_json(payload).map_err(|cause| invalid(JSON_PROTOBUF, cause)),

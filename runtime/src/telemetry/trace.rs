@@ -13,8 +13,9 @@ use tracing::{field, Span};
 
 use crate::context::ActivityInfo;
 use crate::error::ActivityError;
-use crate::payload::{encoding_of, JSON_PLAIN};
-use crate::proto::{ApplicationErrorCategory, FailureInfo, Header, Payload};
+use crate::payload::{ENCODING, JSON_PLAIN};
+use crate::proto::WirePayload;
+use crate::proto::{ApplicationErrorCategory, FailureInfo, Header};
 use crate::registry::Outcome;
 
 #[cfg(feature = "otel")]
@@ -94,8 +95,8 @@ pub(crate) fn carrier(header: Option<&Header>) -> Option<HashMap<String, String>
 }
 
 #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-fn carrier_of(payload: &Payload) -> Option<HashMap<String, String>> {
-    if encoding_of(payload) != JSON_PLAIN {
+fn carrier_of(payload: &WirePayload) -> Option<HashMap<String, String>> {
+    if payload.metadata.get(ENCODING).map(Vec::as_slice) != Some(JSON_PLAIN.as_bytes()) {
         return None;
     }
     let object: HashMap<String, serde_json::Value> = serde_json::from_slice(&payload.data).ok()?;
@@ -117,9 +118,9 @@ mod tests {
 
     const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
-    fn header(payload: Payload) -> Header {
+    fn header(payload: crate::payload::Payload) -> Header {
         Header {
-            fields: HashMap::from([(TRACER_HEADER.to_owned(), payload)]),
+            fields: HashMap::from([(TRACER_HEADER.to_owned(), payload.into())]),
         }
     }
 

@@ -14,8 +14,9 @@ use super::spare::EventLoops;
 use super::respond::Report;
 use crate::codec::{CodecChain, CodecError};
 use crate::error::{failure_type, ActivityError};
+use crate::payload::{from_wire, to_wire, Payload};
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::proto::{Failure, FailureInfo, Payload, Payloads};
+use crate::proto::{Failure, FailureInfo, Payloads};
 
 /// The chain, and where it runs.
 #[derive(Clone)]
@@ -43,11 +44,12 @@ impl WorkerCodecs {
             .into_iter()
             .flatten()
         {
-            let coded = std::mem::take(&mut payloads.payloads);
-            payloads.payloads = self
-                .run(coded, false)
-                .await
-                .map_err(|error| codec_failure("decode", error))?;
+            let coded = from_wire(std::mem::take(&mut payloads.payloads));
+            payloads.payloads = to_wire(
+                self.run(coded, false)
+                    .await
+                    .map_err(|error| codec_failure("decode", error))?,
+            );
         }
         Ok(())
     }
@@ -92,10 +94,12 @@ impl WorkerCodecs {
         if let Some(FailureInfo::ApplicationFailureInfo(info)) = &mut failure.failure_info {
             if let Some(details) = info.details.take() {
                 info.details = self
-                    .run(details.payloads, true)
+                    .run(from_wire(details.payloads), true)
                     .await
                     .ok()
-                    .map(|payloads| Payloads { payloads });
+                    .map(|payloads| Payloads {
+                        payloads: to_wire(payloads),
+                    });
             }
         }
     }

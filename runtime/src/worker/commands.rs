@@ -32,9 +32,9 @@ use crate::proto::service::{
     PollNexusTaskQueueRequest, PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest,
     RespondNexusTaskFailedRequest,
 };
-use crate::proto::{
+use crate::proto::{WirePayload, 
     worker_command, worker_command_result, CancelActivityResult, ExecuteCommandsRequest,
-    ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo, Payload, TaskQueue,
+    ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo, TaskQueue,
     TaskQueueKind, WorkerCommandResult,
 };
 
@@ -275,7 +275,7 @@ fn execute(
 /// The Nexus answer: the operation completed synchronously, with the results as its
 /// `binary/protobuf` payload (the server reads only whether it succeeded).
 fn completed(results: &ExecuteCommandsResponse) -> Response {
-    let payload = Payload {
+    let payload = WirePayload {
         metadata: [("encoding".to_owned(), ENCODING.as_bytes().to_vec())].into(),
         data: results.encode_to_vec(),
         ..Default::default()

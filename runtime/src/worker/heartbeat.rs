@@ -18,8 +18,9 @@ use super::contact::{is_unreachable, Contact};
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
+use crate::payload::Payload;
 use crate::proto::service::RecordActivityTaskHeartbeatRequest;
-use crate::proto::{Payload, Payloads};
+use crate::proto::Payloads;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
@@ -90,7 +91,7 @@ pub(crate) async fn send_heartbeat(
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
         details: details.map(|details| Payloads {
-            payloads: vec![details],
+            payloads: vec![details.into()],
         }),
         identity: link.identity.clone(),
         namespace: link.namespace.clone(),

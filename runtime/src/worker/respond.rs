@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
 
@@ -11,11 +10,12 @@ use super::contact::{is_unreachable, Contact};
 use super::retry;
 use crate::connection::{with_deadline, ServiceClient, UNARY_DEADLINE};
 use crate::error::{failure_type, ActivityError};
+use crate::payload::Payload;
 use crate::proto::service::{
     RespondActivityTaskCanceledRequest, RespondActivityTaskCompletedRequest,
     RespondActivityTaskFailedRequest,
 };
-use crate::proto::{Failure, Payload, Payloads, WorkerDeploymentOptions};
+use crate::proto::{Failure, Payloads, WorkerDeploymentOptions};
 
 /// How an attempt ends, as the server hears it.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ pub(crate) enum Report {
 
 fn payloads(payload: Option<Payload>) -> Option<Payloads> {
     payload.map(|payload| Payloads {
-        payloads: vec![payload],
+        payloads: vec![payload.into()],
     })
 }
 

@@ -17,6 +17,7 @@ use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
+use crate::payload::from_wire;
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::registry::Outcome;
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
@@ -120,8 +121,14 @@ fn prepare(shared: &Arc<Shared>, task: Box<PollActivityTaskQueueResponse>) -> Pr
         header,
         ..
     } = *task;
-    let payloads = input.map(|input| input.payloads).unwrap_or_default();
-    let headers = header.map(|header| header.fields).unwrap_or_default();
+    let payloads = from_wire(input.map(|input| input.payloads).unwrap_or_default());
+    // Headers reach interceptors as legwork's payloads.
+    let headers = header
+        .map(|header| header.fields)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, payload)| (key, payload.into()))
+        .collect();
     let acked = Arc::new(Notify::new());
     let attempt = Attempt::new(
         shared.shutdown.clone(),

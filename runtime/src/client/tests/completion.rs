@@ -37,7 +37,11 @@ fn completed_by_token_with_heartbeats_on_the_way() {
 
         assert!(!elsewhere.heartbeat(&"halfway").await.unwrap());
         let described = handle.describe().await.unwrap();
-        assert!(is_zlib(&described.raw.heartbeat_details.unwrap().payloads[0]));
+        assert!(is_zlib(
+            &described.raw.heartbeat_details.unwrap().payloads[0]
+                .clone()
+                .into()
+        ));
         let details = &described.last_heartbeat_details[0];
         assert_eq!(decode_json::<String>(details).unwrap(), "halfway");
 
@@ -84,7 +88,7 @@ fn standalone_activity_failed_and_canceled_by_id() {
         let Some(FailureInfo::ApplicationFailureInfo(info)) = &application.raw.failure_info else {
             panic!("no application failure info");
         };
-        let details = &info.details.as_ref().unwrap().payloads[0];
+        let details = &info.details.as_ref().unwrap().payloads[0].clone().into();
         assert_eq!(decode_json::<String>(details).unwrap(), "wrong totals");
 
         let canceled = client

@@ -24,7 +24,7 @@ fn nexus_request(operation: &str, encoding: Option<&str>, data: Vec<u8>) -> Requ
         variant: Some(request::Variant::StartOperation(StartOperationRequest {
             service: "temporal.api.nexusservices.workerservice.v1.WorkerService".to_owned(),
             operation: operation.to_owned(),
-            payload: Some(Payload {
+            payload: Some(crate::proto::WirePayload {
                 metadata,
                 data,
                 ..Default::default()

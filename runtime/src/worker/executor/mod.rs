@@ -19,8 +19,8 @@ use super::stall::StallWatch;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::interceptor::{ActivityInput, InterceptorChain};
+use crate::payload::Payload;
 use crate::pool::BlockingPool;
-use crate::proto::Payload;
 use crate::registry::{ActivityDescriptor, Invoker, Outcome};
 
 /// Where activities run; never the runtime that talks to the server.

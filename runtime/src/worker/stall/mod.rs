@@ -323,7 +323,7 @@ mod tests {
         let held = Arc::new(AtomicUsize::new(0));
         let blocking: BoxOutcome = Box::pin(async {
             std::thread::sleep(Duration::from_millis(300));
-            Ok(crate::proto::Payload::default())
+            Ok(crate::payload::Payload::default())
         });
         let watched = watch.watch(blocking, &PENDING, "a".to_owned(), 1, held.clone());
         let poller = std::thread::spawn(move || {

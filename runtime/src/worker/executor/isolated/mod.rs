@@ -21,7 +21,7 @@ use crate::attempt::CancelReason;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::isolated::protocol::{from_child, reason_code, task_of, to_child, Log, Run};
-use crate::proto::Payload;
+use crate::payload::Payload;
 use crate::registry::Outcome;
 
 /// How an attempt in a child ended.
@@ -57,7 +57,7 @@ pub(crate) async fn run(
         task: Some(task_of(ctx.info())),
         namespace: ctx.info().namespace.clone(),
         task_queue: ctx.info().task_queue.clone(),
-        args,
+        args: crate::payload::to_wire(args),
         memory_limit: memory_limit.unwrap_or(0),
         worker_shutdown: attempt.worker_shutdown.is_cancelled(),
     };
@@ -120,7 +120,7 @@ async fn attend(
                 Some(from_child::Kind::Outcome(outcome)) => {
                     return Ended::Outcome(outcome.into_outcome())
                 }
-                Some(from_child::Kind::Heartbeat(details)) => ctx.heartbeat_payload(details),
+                Some(from_child::Kind::Heartbeat(details)) => ctx.heartbeat_payload(details.into()),
                 Some(from_child::Kind::Log(log)) => relay_log(child.pid, log),
                 Some(from_child::Kind::Hello(_)) => {}
                 None => return Ended::Died,
