@@ -128,6 +128,9 @@ pub use legwork_runtime::worker;
 #[cfg(feature = "protobuf")]
 pub use legwork_runtime::protobuf;
 
+#[cfg(feature = "protocol")]
+pub use legwork_runtime::protocol;
+
 /// OpenTelemetry (feature `otel`): each attempt's `RunActivity` span continues the trace
 /// of the workflow that scheduled it, and spans go out through OTLP.
 #[cfg(feature = "otel")]

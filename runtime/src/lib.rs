@@ -32,6 +32,14 @@ pub mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+/// The Temporal API's messages as `temporalio-protos` generates them (feature
+/// `protocol`), for the `raw()` views of the client's answers. **Not covered by legwork's
+/// semver**: this module follows `temporalio-protos`' versions.
+#[cfg(feature = "protocol")]
+pub mod protocol {
+    pub use temporalio_protos::protos::temporal::api::*;
+}
+
 pub use attempt::CancelReason;
 pub use connection::ConnectError;
 pub use context::{ActivityContext, ActivityInfo, RetryPolicy};

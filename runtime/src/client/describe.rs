@@ -74,6 +74,7 @@ impl RunState {
 
 /// What `DescribeActivityExecution` says about an activity.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ActivityDescription {
     /// The id it was started with.
     pub activity_id: String,
@@ -107,11 +108,18 @@ pub struct ActivityDescription {
     pub canceled_reason: Option<String>,
     /// How it ended, once closed.
     pub outcome: Option<ActivityOutcome>,
-    /// Everything the server sent, payloads as stored (still encoded by any codec).
-    pub raw: ActivityExecutionInfo,
+    pub(crate) raw: ActivityExecutionInfo,
 }
 
 impl ActivityDescription {
+    /// Everything the server sent, payloads as stored (still encoded by any codec), as
+    /// `temporalio-protos` generates it (feature `protocol`). Not covered by legwork's
+    /// semver: it follows that crate's versions.
+    #[cfg(feature = "protocol")]
+    pub fn raw(&self) -> &crate::protocol::activity::v1::ActivityExecutionInfo {
+        &self.raw
+    }
+
     pub(super) fn from_proto(
         info: ActivityExecutionInfo,
         outcome: Option<ActivityOutcome>,

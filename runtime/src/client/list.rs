@@ -4,6 +4,7 @@ use super::*;
 
 /// One activity in a list, as visibility records it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ActivitySummary {
     /// The id it was started with.
     pub activity_id: String,
@@ -19,11 +20,19 @@ pub struct ActivitySummary {
     pub schedule_time: Option<SystemTime>,
     /// When it closed, if it has.
     pub close_time: Option<SystemTime>,
-    /// Everything the server sent.
-    pub raw: ActivityExecutionListInfo,
+    // Read only through `raw()`, which the `protocol` feature adds.
+    #[cfg_attr(not(feature = "protocol"), allow(dead_code))]
+    raw: ActivityExecutionListInfo,
 }
 
 impl ActivitySummary {
+    /// Everything the server sent, as `temporalio-protos` generates it (feature
+    /// `protocol`). Not covered by legwork's semver: it follows that crate's versions.
+    #[cfg(feature = "protocol")]
+    pub fn raw(&self) -> &crate::protocol::activity::v1::ActivityExecutionListInfo {
+        &self.raw
+    }
+
     fn from_proto(info: ActivityExecutionListInfo) -> Self {
         ActivitySummary {
             activity_id: info.activity_id.clone(),
@@ -44,6 +53,7 @@ impl ActivitySummary {
 
 /// One page of [`Client::list_activities_page`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ActivityPage {
     /// The activities on this page, in the server's order; may be empty even when more
     /// pages follow.

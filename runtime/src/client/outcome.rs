@@ -35,6 +35,7 @@ impl ActivityOutcome {
 /// failed; a cancellation is `kind == "canceled"` (the reason is in its raw details).
 /// [`application`](Self::application) finds the application failure wherever it is.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ActivityFailure {
     /// The failure message.
     pub message: String,
@@ -53,11 +54,17 @@ pub struct ActivityFailure {
     pub retry_state: Option<String>,
     /// The failure that caused this one.
     pub cause: Option<Box<ActivityFailure>>,
-    /// The failure as the server sent it.
-    pub raw: Box<Failure>,
+    pub(crate) raw: Box<Failure>,
 }
 
 impl ActivityFailure {
+    /// The failure as the server sent it, as `temporalio-protos` generates it (feature
+    /// `protocol`). Not covered by legwork's semver: it follows that crate's versions.
+    #[cfg(feature = "protocol")]
+    pub fn raw(&self) -> &crate::protocol::failure::v1::Failure {
+        &self.raw
+    }
+
     /// Converts a protocol failure and its causes.
     pub fn from_proto(failure: Failure) -> Self {
         let mut converted = ActivityFailure {
