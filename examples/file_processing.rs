@@ -23,9 +23,10 @@ use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityHandle, ActivityOutcome, Client, RetryPolicy, StartActivity};
+use legwork::client::{ActivityHandle, ActivityOutcome, Client, StartActivity};
 use legwork::testing::DevServer;
 use legwork::worker::{Worker, WorkerOptions};
+use legwork::RetryPolicy;
 use legwork::{activity, ActivityContext, ActivityError};
 use serde::{Deserialize, Serialize};
 use tokio::process::{Child, Command};
@@ -144,15 +145,14 @@ fn demo(address: &str) -> Result<(), Box<dyn Error>> {
     let (lines, words) = write_input(&input, 3000)?;
     println!("input: {} ({lines} lines, {words} words)", input.display());
 
+    let mut quick_retries = RetryPolicy::default();
+    quick_retries.initial_interval = Some(Duration::from_millis(200));
     let count_words = StartActivity::new("count_words", TASK_QUEUE)
         .arg(&input)
         .start_to_close_timeout(Duration::from_secs(60))
         // A killed worker is noticed 1 s after its last heartbeat.
         .heartbeat_timeout(Duration::from_secs(1))
-        .retry_policy(RetryPolicy {
-            initial_interval: Some(Duration::from_millis(200)),
-            ..RetryPolicy::default()
-        });
+        .retry_policy(quick_retries);
     tokio::runtime::Runtime::new()?.block_on(async {
         let client = Client::connect(address, "default").await?;
         let mut worker =

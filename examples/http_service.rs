@@ -28,9 +28,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{header, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
-use legwork::client::{ActivityOutcome, Client, RetryPolicy, StartActivity};
+use legwork::client::{ActivityOutcome, Client, StartActivity};
 use legwork::testing::DevServer;
 use legwork::worker::{Worker, WorkerOptions};
+use legwork::RetryPolicy;
 use legwork::{activity, run_blocking, ActivityContext, ActivityError};
 use serde::{Deserialize, Serialize};
 
@@ -155,15 +156,14 @@ fn demo(address: &str) -> Result<(), Box<dyn Error>> {
 
     let runtime = tokio::runtime::Runtime::new()?;
     let client = runtime.block_on(Client::connect(address, "default"))?;
+    let mut retries = RetryPolicy::default();
+    retries.initial_interval = Some(Duration::from_millis(200));
+    retries.maximum_attempts = Some(5);
     let archive = |page: &str| {
         StartActivity::new("archive_page", TASK_QUEUE)
             .arg(&format!("http://{pages}/pages/{page}"))
             .arg(&dir)
-            .retry_policy(RetryPolicy {
-                initial_interval: Some(Duration::from_millis(200)),
-                maximum_attempts: Some(5),
-                ..RetryPolicy::default()
-            })
+            .retry_policy(retries.clone())
     };
 
     // The service answers 503 first: the server retries, the second attempt succeeds.

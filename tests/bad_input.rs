@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityFailure, ActivityOutcome, Client, RetryPolicy, StartActivity};
+use legwork::client::{ActivityFailure, ActivityOutcome, Client, StartActivity};
+use legwork::RetryPolicy;
 use legwork::{activity, run_blocking, ActivityContext, ActivityError, Payload};
 use serde::{Deserialize, Serialize};
 
@@ -532,10 +533,11 @@ fn returns_after_local_timeout(ctx: &ActivityContext, hold_ms: u64) -> u32 {
 }
 
 fn two_quick_attempts() -> RetryPolicy {
-    RetryPolicy {
-        initial_interval: Some(Duration::from_millis(100)),
-        maximum_attempts: Some(2),
-        ..Default::default()
+    {
+        let mut policy = RetryPolicy::default();
+        policy.initial_interval = Some(Duration::from_millis(100));
+        policy.maximum_attempts = Some(2);
+        policy
     }
 }
 

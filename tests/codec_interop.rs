@@ -13,8 +13,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use legwork::client::{ActivityStatus, RetryPolicy, StartActivity};
+use legwork::client::{ActivityStatus, StartActivity};
 use legwork::codec::{payloads_from_json, Aes256Gcm, CodecChain};
+use legwork::RetryPolicy;
 use legwork::{activity, ActivityContext, ActivityError, Payload};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
@@ -267,10 +268,11 @@ async fn a_legwork_client_and_worker_with_the_same_codec_round_trip() {
             StartActivity::new("pack_order", &activity_queue)
                 .arg(&order)
                 .start_to_close_timeout(Duration::from_secs(20))
-                .retry_policy(RetryPolicy {
-                    initial_interval: Some(Duration::from_millis(100)),
-                    maximum_attempts: Some(2),
-                    ..RetryPolicy::default()
+                .retry_policy({
+                    let mut policy = RetryPolicy::default();
+                    policy.initial_interval = Some(Duration::from_millis(100));
+                    policy.maximum_attempts = Some(2);
+                    policy
                 }),
         )
         .await
@@ -331,10 +333,11 @@ async fn a_worker_without_the_key_fails_the_attempt_clearly() {
                 .arg(&sample_order(customer))
                 .arg(&10)
                 .start_to_close_timeout(Duration::from_secs(20))
-                .retry_policy(RetryPolicy {
-                    initial_interval: Some(Duration::from_millis(100)),
-                    maximum_attempts: Some(2),
-                    ..RetryPolicy::default()
+                .retry_policy({
+                    let mut policy = RetryPolicy::default();
+                    policy.initial_interval = Some(Duration::from_millis(100));
+                    policy.maximum_attempts = Some(2);
+                    policy
                 }),
         )
         .await

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::process::WorkerProcess;
 use common::procfs::{children_of, is_running};
-use legwork::client::{ActivityHandle, ActivityOutcome, Client, RetryPolicy, StartActivity};
+use legwork::client::{ActivityHandle, ActivityOutcome, Client, StartActivity};
+use legwork::RetryPolicy;
 
 /// The kill grace the runaway tests give a child.
 const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -32,11 +33,12 @@ async fn start(client: &Client, start: StartActivity) -> ActivityHandle {
 
 /// Two attempts, the second a second after the first fails.
 fn retried_once() -> RetryPolicy {
-    RetryPolicy {
-        initial_interval: Some(Duration::from_secs(1)),
-        backoff_coefficient: Some(1.0),
-        maximum_attempts: Some(2),
-        ..RetryPolicy::default()
+    {
+        let mut policy = RetryPolicy::default();
+        policy.initial_interval = Some(Duration::from_secs(1));
+        policy.backoff_coefficient = Some(1.0);
+        policy.maximum_attempts = Some(2);
+        policy
     }
 }
 

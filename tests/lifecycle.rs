@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityStatus, RetryPolicy, StartActivity};
+use legwork::client::{ActivityStatus, StartActivity};
+use legwork::RetryPolicy;
 use legwork::{activity, ActivityContext, ActivityError};
 
 use common::{client, failure_of, start_worker, task_queue, wait_until_started, worker_options};
@@ -132,10 +133,11 @@ fn slow_first_attempt(ctx: &ActivityContext, millis: u64) -> u32 {
 }
 
 fn retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        initial_interval: Some(Duration::from_millis(100)),
-        maximum_attempts: Some(max_attempts),
-        ..RetryPolicy::default()
+    {
+        let mut policy = RetryPolicy::default();
+        policy.initial_interval = Some(Duration::from_millis(100));
+        policy.maximum_attempts = Some(max_attempts);
+        policy
     }
 }
 

@@ -22,10 +22,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use legwork::client::{
-    ActivityDescription, ActivityHandle, Client, ClientError, RetryPolicy, StartActivity,
-};
+use legwork::client::{ActivityDescription, ActivityHandle, Client, ClientError, StartActivity};
 use legwork::testing::DevServer;
+use legwork::RetryPolicy;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -754,10 +753,11 @@ async fn connect(address: &str) -> Client {
 
 /// Retries come at once (100 ms), a handed-over attempt among them.
 fn retries() -> RetryPolicy {
-    RetryPolicy {
-        initial_interval: Some(Duration::from_millis(100)),
-        maximum_attempts: Some(5),
-        ..RetryPolicy::default()
+    {
+        let mut policy = RetryPolicy::default();
+        policy.initial_interval = Some(Duration::from_millis(100));
+        policy.maximum_attempts = Some(5);
+        policy
     }
 }
 

@@ -19,9 +19,10 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use legwork::client::{ActivityHandle, Client, ClientError, RetryPolicy, RunState, StartActivity};
+use legwork::client::{ActivityHandle, Client, ClientError, RunState, StartActivity};
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
+use legwork::RetryPolicy;
 use legwork::{activity, ActivityContext, ActivityError, CancelReason};
 use serde::de::DeserializeOwned;
 use tokio::task::block_in_place;
@@ -346,10 +347,11 @@ impl Scene {
     fn activity(&self, activity_type: &str) -> StartActivity {
         StartActivity::new(activity_type, &self.queue)
             .start_to_close_timeout(self.start_to_close)
-            .retry_policy(RetryPolicy {
-                initial_interval: Some(Duration::from_secs(1)),
-                maximum_attempts: Some(5),
-                ..RetryPolicy::default()
+            .retry_policy({
+                let mut policy = RetryPolicy::default();
+                policy.initial_interval = Some(Duration::from_secs(1));
+                policy.maximum_attempts = Some(5);
+                policy
             })
     }
 

@@ -9,9 +9,10 @@ use serde::Serialize;
 use crate::attempt::{Attempt, CancelReason};
 use crate::error::{failure_type, ActivityError};
 use crate::interceptor::InterceptorChain;
-use crate::payload::{from_wire, Payload};
 use crate::payload::{decode_json, encode_json};
+use crate::payload::{from_wire, Payload};
 use crate::proto::service::PollActivityTaskQueueResponse;
+use crate::retry_policy::RetryPolicy;
 
 /// Facts about the running attempt, taken from the activity task.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,34 +60,6 @@ pub struct ActivityInfo {
     /// What the previous attempt recorded with its last heartbeat; see
     /// [`ActivityContext::last_heartbeat`].
     pub heartbeat_details: Vec<Payload>,
-}
-
-/// The server's retry policy for this activity.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// The wait before the first retry; `None` when the server sent none.
-    pub initial_interval: Option<Duration>,
-    /// Each further wait is the previous one times this.
-    pub backoff_coefficient: f64,
-    /// The cap on the wait between retries; `None` when the server sent none.
-    pub maximum_interval: Option<Duration>,
-    /// 0 means unlimited.
-    pub maximum_attempts: u32,
-    /// Failure types ([`ActivityError::with_type`]) that end the activity without a retry.
-    pub non_retryable_error_types: Vec<String>,
-}
-
-impl RetryPolicy {
-    fn from_proto(policy: &crate::proto::RetryPolicy) -> Self {
-        RetryPolicy {
-            initial_interval: duration(policy.initial_interval),
-            backoff_coefficient: policy.backoff_coefficient,
-            maximum_interval: duration(policy.maximum_interval),
-            maximum_attempts: policy.maximum_attempts.max(0) as u32,
-            non_retryable_error_types: policy.non_retryable_error_types.clone(),
-        }
-    }
 }
 
 fn non_empty(value: &str) -> Option<String> {

@@ -18,6 +18,7 @@ mod pool;
 mod procfs;
 mod proto;
 mod registry;
+mod retry_policy;
 mod run_blocking;
 mod telemetry;
 
@@ -42,7 +43,7 @@ pub mod protocol {
 
 pub use attempt::CancelReason;
 pub use connection::ConnectError;
-pub use context::{ActivityContext, ActivityInfo, RetryPolicy};
+pub use context::{ActivityContext, ActivityInfo};
 pub use dynamic::{DynamicArgs, DynamicCall};
 pub use error::ActivityError;
 #[cfg(feature = "protobuf")]
@@ -50,6 +51,7 @@ pub use payload::protobuf;
 pub use payload::DecodeError;
 pub use payload::Payload;
 pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};
+pub use retry_policy::RetryPolicy;
 pub use run_blocking::run_blocking;
 /// OpenTelemetry: traces that continue the workflow's, exported through OTLP.
 #[cfg(feature = "otel")]

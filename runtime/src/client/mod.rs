@@ -22,9 +22,10 @@ use crate::connection::{
 pub use crate::connection::{
     ClientCertificate, ConnectError, ConnectionOptions, EnvConfigError, Pem, Secret, TlsMode,
 };
-use crate::payload::{from_wire, to_wire, Payload};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
-use crate::proto::{self, service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
+use crate::payload::{from_wire, to_wire, Payload};
+use crate::proto::{service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
+use crate::retry_policy::RetryPolicy;
 
 mod codecs;
 mod completion;
@@ -45,7 +46,7 @@ pub use handle::ActivityHandle;
 pub use list::{ActivityPage, ActivitySummary};
 pub use options::{ActivityOptions, IdConflictPolicy, IdReusePolicy};
 pub use outcome::{ActivityFailure, ActivityOutcome};
-pub use start::{RetryPolicy, StartActivity};
+pub use start::StartActivity;
 pub use token::{TaskToken, TaskTokenParseError};
 pub use typed::TypedActivityHandle;
 

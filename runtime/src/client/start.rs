@@ -5,36 +5,6 @@ use temporalio_protos::protos::temporal::api::errordetails::v1::ActivityExecutio
 
 use super::*;
 
-/// How the server retries a failed activity. Unset fields take the server's defaults
-/// (1 s initial interval, backoff 2.0, maximum 100 × initial, unlimited attempts).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RetryPolicy {
-    /// Delay before the first retry.
-    pub initial_interval: Option<Duration>,
-    /// Factor by which the delay grows after each retry.
-    pub backoff_coefficient: Option<f64>,
-    /// Upper bound of the delay between retries.
-    pub maximum_interval: Option<Duration>,
-    /// Total attempts, the first included; `None` for unlimited.
-    pub maximum_attempts: Option<u32>,
-    /// Application failure types that are never retried.
-    pub non_retryable_error_types: Vec<String>,
-}
-
-impl RetryPolicy {
-    pub(super) fn to_proto(&self) -> proto::RetryPolicy {
-        proto::RetryPolicy {
-            initial_interval: self.initial_interval.and_then(to_proto_duration),
-            backoff_coefficient: self.backoff_coefficient.unwrap_or(0.0),
-            maximum_interval: self.maximum_interval.and_then(to_proto_duration),
-            maximum_attempts: self
-                .maximum_attempts
-                .map_or(0, |attempts| i32::try_from(attempts).unwrap_or(i32::MAX)),
-            non_retryable_error_types: self.non_retryable_error_types.clone(),
-        }
-    }
-}
-
 /// What to start: built with [`StartActivity::new`] and passed to [`Client::start_activity`].
 ///
 /// An activity type, its arguments, and [`ActivityOptions`]; the options' setters forward

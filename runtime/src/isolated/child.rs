@@ -84,8 +84,10 @@ fn start(
             let outcome = match descriptor {
                 Some((name, Invoker::Isolated { invoke, .. } | Invoker::Sync(invoke))) => {
                     let _limit = MemoryLimit::set(memory_limit);
-                    catch_unwind(AssertUnwindSafe(|| invoke(&ctx, Args::new(name, crate::payload::from_wire(args)))))
-                        .unwrap_or_else(|panic| Err(ActivityError::from_panic(name, &*panic)))
+                    catch_unwind(AssertUnwindSafe(|| {
+                        invoke(&ctx, Args::new(name, crate::payload::from_wire(args)))
+                    }))
+                    .unwrap_or_else(|panic| Err(ActivityError::from_panic(name, &*panic)))
                 }
                 _ => Err(ActivityError::new(format!(
                     "`{}` is not a sync or isolated activity in this executable",

@@ -177,18 +177,13 @@ impl Outcome {
 /// The task `info` was read from (`ActivityInfo::from_task`), less its input and header:
 /// how the attempt's facts cross to the child, which reads them back the same way.
 pub(crate) fn task_of(info: &crate::context::ActivityInfo) -> PollActivityTaskQueueResponse {
-    use crate::proto::{ActivityType, RetryPolicy as WireRetry};
+    use crate::proto::ActivityType;
+    use crate::retry_policy::RetryPolicy;
     use temporalio_protos::protos::temporal::api::common::v1::{WorkflowExecution, WorkflowType};
     let time = |t: Option<std::time::SystemTime>| t.map(prost_wkt_types::Timestamp::from);
     let duration =
         |d: Option<Duration>| d.and_then(|d| prost_wkt_types::Duration::try_from(d).ok());
-    let policy = info.retry_policy.as_ref().map(|policy| WireRetry {
-        initial_interval: duration(policy.initial_interval),
-        backoff_coefficient: policy.backoff_coefficient,
-        maximum_interval: duration(policy.maximum_interval),
-        maximum_attempts: policy.maximum_attempts.min(i32::MAX as u32) as i32,
-        non_retryable_error_types: policy.non_retryable_error_types.clone(),
-    });
+    let policy = info.retry_policy.as_ref().map(RetryPolicy::to_proto);
     PollActivityTaskQueueResponse {
         task_token: info.task_token.clone(),
         workflow_namespace: info.namespace.clone(),
@@ -331,7 +326,8 @@ mod tests {
 
     #[test]
     fn the_child_reads_the_same_info() {
-        use crate::context::{ActivityInfo, RetryPolicy};
+        use crate::context::ActivityInfo;
+        use crate::retry_policy::RetryPolicy;
         use std::time::UNIX_EPOCH;
         let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
         let mut info = ActivityInfo {
@@ -353,9 +349,9 @@ mod tests {
             deadline: None,
             retry_policy: Some(RetryPolicy {
                 initial_interval: Some(Duration::from_secs(1)),
-                backoff_coefficient: 2.0,
+                backoff_coefficient: Some(2.0),
                 maximum_interval: None,
-                maximum_attempts: 5,
+                maximum_attempts: Some(5),
                 non_retryable_error_types: vec!["Bad".into()],
             }),
             heartbeat_details: vec![crate::payload::encode_json(7).unwrap()],

@@ -93,13 +93,13 @@ impl WorkerCodecs {
     async fn encode_failure(&self, failure: &mut Failure) {
         if let Some(FailureInfo::ApplicationFailureInfo(info)) = &mut failure.failure_info {
             if let Some(details) = info.details.take() {
-                info.details = self
-                    .run(from_wire(details.payloads), true)
-                    .await
-                    .ok()
-                    .map(|payloads| Payloads {
-                        payloads: to_wire(payloads),
-                    });
+                info.details =
+                    self.run(from_wire(details.payloads), true)
+                        .await
+                        .ok()
+                        .map(|payloads| Payloads {
+                            payloads: to_wire(payloads),
+                        });
             }
         }
     }

@@ -32,10 +32,10 @@ use crate::proto::service::{
     PollNexusTaskQueueRequest, PollNexusTaskQueueResponse, RespondNexusTaskCompletedRequest,
     RespondNexusTaskFailedRequest,
 };
-use crate::proto::{WirePayload, 
+use crate::proto::{
     worker_command, worker_command_result, CancelActivityResult, ExecuteCommandsRequest,
     ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo, TaskQueue,
-    TaskQueueKind, WorkerCommandResult,
+    TaskQueueKind, WirePayload, WorkerCommandResult,
 };
 
 /// The one Nexus operation the server sends on a control queue.
