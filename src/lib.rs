@@ -118,6 +118,7 @@ pub mod guide {
 }
 
 pub use legwork_runtime::codec;
+pub use legwork_runtime::connection;
 pub use legwork_runtime::interceptor;
 pub use legwork_runtime::isolated;
 pub use legwork_runtime::worker;

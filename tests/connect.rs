@@ -7,9 +7,8 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use legwork::client::{
-    Client, ClientCertificate, ConnectError, ConnectionOptions, Pem, Secret, StartActivity,
-};
+use legwork::client::{Client, StartActivity};
+use legwork::connection::{ClientCertificate, ConnectError, ConnectionOptions, Pem, Secret};
 
 use legwork::activity;
 

@@ -5,7 +5,6 @@
 #![deny(missing_docs)]
 
 mod attempt;
-mod connection;
 mod context;
 mod die_with_parent;
 mod dynamic;
@@ -24,6 +23,7 @@ mod telemetry;
 
 pub mod client;
 pub mod codec;
+pub mod connection;
 pub mod dev_server;
 pub mod interceptor;
 pub mod isolated;
@@ -42,7 +42,6 @@ pub mod protocol {
 }
 
 pub use attempt::CancelReason;
-pub use connection::ConnectError;
 pub use context::{ActivityContext, ActivityInfo};
 pub use dynamic::{DynamicArgs, DynamicCall};
 pub use error::ActivityError;

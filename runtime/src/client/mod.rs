@@ -19,9 +19,7 @@ use crate::codec::CodecChain;
 use crate::connection::{
     connect, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
 };
-pub use crate::connection::{
-    ClientCertificate, ConnectError, ConnectionOptions, EnvConfigError, Pem, Secret, TlsMode,
-};
+use crate::connection::{ConnectError, ConnectionOptions, Secret};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::payload::{from_wire, to_wire, Payload};
 use crate::proto::{service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
@@ -121,7 +119,8 @@ fn rpc_error(operation: &'static str) -> impl FnOnce(tonic::Status) -> ClientErr
 /// Secured clusters and Temporal Cloud take a [`ConnectionOptions`]:
 ///
 /// ```no_run
-/// use legwork_runtime::client::{Client, ConnectionOptions};
+/// use legwork::client::Client;
+/// use legwork::connection::ConnectionOptions;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// // `temporal.toml` and TEMPORAL_* variables, as the CLI and every SDK read them.

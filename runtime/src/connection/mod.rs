@@ -1,11 +1,25 @@
-//! One gRPC channel to the Temporal frontend, shared by the worker and the client:
-//! address, TLS, credentials and headers from one [`ConnectionOptions`], checked at start.
+//! How to reach a Temporal namespace: one [`ConnectionOptions`] for the worker, the client
+//! and `legwork::main!()` alike (address, namespace, TLS, API key, headers), filled from
+//! `temporal.toml` and `TEMPORAL_*` variables by [`ConnectionOptions::from_env`] as every
+//! Temporal SDK does, and checked at start: a [`ConnectError`] is one line naming the cause
+//! and the fix, and never contains a secret.
 //!
-//! - `options`: what a connection is made of, with secrets that never print;
-//! - `envconfig`: `temporal.toml` profiles and `TEMPORAL_*` variables;
-//! - `tls`: the URL and rustls settings;
-//! - `headers`: the metadata on every call, the API key replaceable while running;
-//! - `diagnose`: one line naming the cause and the fix when connecting fails.
+//! ```
+//! use legwork::connection::{ConnectionOptions, Secret};
+//!
+//! let mut cloud = ConnectionOptions::new("payments.a2b3c.tmprl.cloud:7233");
+//! cloud.namespace = "payments.a2b3c".into();
+//! cloud.api_key = Some(Secret::new("key-from-a-vault"));
+//! assert!(cloud.tls_enabled()); // an API key turns TLS on
+//! assert!(!format!("{cloud:?}").contains("key-from-a-vault"));
+//! ```
+
+// One gRPC channel to the frontend, shared by the worker and the client:
+// - `options`: what a connection is made of, with secrets that never print;
+// - `envconfig`: `temporal.toml` profiles and `TEMPORAL_*` variables;
+// - `tls`: the URL and rustls settings;
+// - `headers`: the metadata on every call, the API key replaceable while running;
+// - `diagnose`: one line naming the cause and the fix when connecting fails.
 
 use std::time::Duration;
 
@@ -26,12 +40,13 @@ mod tls;
 
 pub use envconfig::EnvConfigError;
 pub(crate) use headers::ApiKeySlot;
-pub use headers::Headers;
+pub(crate) use headers::Headers;
 pub use options::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
 
 /// The workflow service, with legwork's headers on every call, and the request metrics on
 /// a worker's connection (a client's measures nothing, with the same type).
-pub type ServiceClient = WorkflowServiceClient<InterceptedService<Metered<Channel>, Headers>>;
+pub(crate) type ServiceClient =
+    WorkflowServiceClient<InterceptedService<Metered<Channel>, Headers>>;
 
 /// Why a connection could not be made. Each message is one line that names the cause and
 /// how to fix it; none contains a secret.
@@ -273,7 +288,7 @@ pub(crate) async fn connect_plain(address: &str) -> Result<ServiceClient, Connec
 }
 
 /// `{pid}@{hostname}`, as the other SDKs identify a worker or client.
-pub fn default_identity() -> String {
+pub(crate) fn default_identity() -> String {
     format!(
         "{}@{}",
         std::process::id(),

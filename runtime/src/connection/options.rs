@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// value.
 ///
 /// ```
-/// let key = legwork::client::Secret::new("k-123");
+/// let key = legwork::connection::Secret::new("k-123");
 /// assert_eq!(format!("{key:?}"), "<redacted>");
 /// assert_eq!(key.expose(), "k-123");
 /// ```
@@ -117,7 +117,7 @@ pub struct ClientCertificate {
 /// them), then change fields.
 ///
 /// ```
-/// use legwork::client::{ClientCertificate, ConnectionOptions, Pem};
+/// use legwork::connection::{ClientCertificate, ConnectionOptions, Pem};
 ///
 /// let mut cloud = ConnectionOptions::new("payments.a2b3c.tmprl.cloud:7233");
 /// cloud.namespace = "payments.a2b3c".into();
@@ -187,14 +187,6 @@ impl ConnectionOptions {
                             || self.client_certificate.is_some()))
             }
         }
-    }
-
-    /// Sets (or replaces) one gRPC header sent with every call.
-    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let key = key.into().to_ascii_lowercase();
-        self.headers.retain(|(existing, _)| *existing != key);
-        self.headers.push((key, value.into()));
-        self
     }
 }
 

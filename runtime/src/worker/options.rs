@@ -13,7 +13,7 @@ use crate::isolated::IsolatedOptions;
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
 ///
 /// ```
-/// use legwork::client::ConnectionOptions;
+/// use legwork::connection::ConnectionOptions;
 ///
 /// let mut options = legwork::worker::WorkerOptions::new("images");
 /// options.blocking_threads = 8;

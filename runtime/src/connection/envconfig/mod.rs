@@ -156,7 +156,7 @@ impl ConnectionOptions {
     /// What neither sets keeps [`ConnectionOptions::default`]'s value.
     ///
     /// ```no_run
-    /// use legwork::client::ConnectionOptions;
+    /// use legwork::connection::ConnectionOptions;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let options = ConnectionOptions::from_env()?;
@@ -175,7 +175,7 @@ impl ConnectionOptions {
     ///
     /// ```no_run
     /// use std::path::Path;
-    /// use legwork::client::ConnectionOptions;
+    /// use legwork::connection::ConnectionOptions;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let staging = ConnectionOptions::from_profile(
