@@ -10,7 +10,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use legwork::__private::{encode_json, Args};
-use legwork::{activity, ActivityContext, ActivityInfo, Invoker, Payload, Registry};
+use legwork::registry::Registry;
+use legwork::{activity, ActivityContext, ActivityInfo, Payload};
 
 #[activity]
 fn noop() {}
@@ -38,9 +39,11 @@ fn dispatch(
     payloads: Vec<Payload>,
 ) -> Payload {
     let descriptor = registry.get(name).expect("registered");
-    match descriptor.invoker {
-        Invoker::Sync(invoke) => invoke(ctx, Args::new(descriptor.name, payloads)).unwrap(),
-        Invoker::Async(_) | Invoker::Isolated { .. } => {
+    match legwork::__private::invoker(descriptor) {
+        legwork::__private::Invoker::Sync(invoke) => {
+            invoke(ctx, Args::new(descriptor.name(), payloads)).unwrap()
+        }
+        legwork::__private::Invoker::Async(_) | legwork::__private::Invoker::Isolated { .. } => {
             unreachable!("the benchmark's activities are sync")
         }
     }
@@ -66,7 +69,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.bench_function("lookup_only", |b| {
-        b.iter(|| registry.get(black_box("greet")).map(|d| d.name))
+        b.iter(|| registry.get(black_box("greet")).map(|d| d.name()))
     });
 
     // The same calls by hand: serde_json in and out, no registry, no Args.

@@ -5,13 +5,37 @@
 pub use legwork_macros::activity;
 pub use legwork_runtime::run_blocking;
 pub use legwork_runtime::{
-    client, ActivityContext, ActivityDescriptor, ActivityError, ActivityInfo, CancelReason,
-    DecodeError, Invoker, Payload, Registry, RetryPolicy, SourceLocation,
+    client, ActivityContext, ActivityError, ActivityInfo, CancelReason, DecodeError, Payload,
+    RetryPolicy,
 };
 pub use legwork_runtime::{DynamicArgs, DynamicCall};
 
 #[doc(hidden)]
 pub use legwork_runtime::__private;
+
+/// The activities a worker serves: every `#[activity]` registers an
+/// [`ActivityDescriptor`](registry::ActivityDescriptor) at link time, and a
+/// [`Registry`](registry::Registry) finds them by name.
+///
+/// A worker serves every linked activity unless it is given a registry of its own, for
+/// example to serve some of them:
+///
+/// ```no_run
+/// use legwork::registry::Registry;
+/// use legwork::worker::{Worker, WorkerOptions};
+///
+/// let linked = Registry::linked()?;
+/// let images = linked.iter().filter(|d| d.name().starts_with("image_"));
+/// let worker = Worker::new(WorkerOptions::new("images"))
+///     .registry(Registry::from_descriptors(images)?)
+///     .start()?;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub mod registry {
+    pub use legwork_runtime::{
+        ActivityDescriptor, ActivityKind, DuplicateActivity, Registry, SourceLocation,
+    };
+}
 
 /// Generates the `main` of an activity worker: flags, environment, signals, graceful
 /// shutdown. See the crate docs for the flags.

@@ -17,6 +17,33 @@ pub use crate::payload::{
     DecodeViaPlain, DecodeViaProto, EncodeViaPlain, EncodeViaProto, ProtoSerdeBound, SerdeBound,
 };
 pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
+
+/// The descriptor `#[activity]` submits; a `const fn`, so that it can be a static.
+pub const fn descriptor(
+    name: &'static str,
+    function: &'static str,
+    location: SourceLocation,
+    invoker: Invoker,
+    max_concurrent: Option<usize>,
+) -> ActivityDescriptor {
+    ActivityDescriptor {
+        name,
+        function,
+        location,
+        invoker,
+        max_concurrent,
+    }
+}
+
+/// Where `#[activity]` found the function.
+pub const fn location(file: &'static str, line: u32, column: u32) -> SourceLocation {
+    SourceLocation { file, line, column }
+}
+
+/// How a descriptor's attempts are invoked; for legwork's own tests of the generated code.
+pub fn invoker(descriptor: &ActivityDescriptor) -> Invoker {
+    descriptor.invoker
+}
 pub use crate::registry::{DynamicDescriptor, DYNAMIC_NAME};
 pub use inventory;
 pub use serde;

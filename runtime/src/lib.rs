@@ -49,7 +49,7 @@ pub use error::ActivityError;
 pub use payload::protobuf;
 pub use payload::DecodeError;
 pub use payload::Payload;
-pub use registry::{ActivityDescriptor, DuplicateActivity, Invoker, Registry, SourceLocation};
+pub use registry::{ActivityDescriptor, ActivityKind, DuplicateActivity, Registry, SourceLocation};
 pub use retry_policy::RetryPolicy;
 pub use run_blocking::run_blocking;
 /// OpenTelemetry: traces that continue the workflow's, exported through OTLP.

@@ -1,4 +1,6 @@
-//! The dispatch table: every `#[activity]` submits a descriptor at link time.
+//! The dispatch table: every `#[activity]` submits a descriptor at link time. Public
+//! through `legwork::registry`, except the invoker, which the macros reach through
+//! `__private`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +18,7 @@ pub type Outcome = Result<Payload, ActivityError>;
 pub type BoxOutcome = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 
 /// How an activity runs: on the blocking pool, on the activity event loop, or in a child
-/// process.
+/// process. Not public API: the macros build it, and only through `__private`.
 #[derive(Clone, Copy)]
 pub enum Invoker {
     /// A plain `fn`: decoded, called and encoded on a pool thread.
@@ -35,13 +37,38 @@ pub enum Invoker {
     },
 }
 
-impl Invoker {
+/// How an activity's attempts run, as its attribute chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActivityKind {
+    /// `#[activity]` on a plain `fn`: on the worker's blocking pool.
+    Sync,
+    /// `#[activity]` on an `async fn`: on the activity event loop.
+    Async,
+    /// `#[activity(isolated)]`: each attempt in a child process.
+    Isolated {
+        /// `memory_limit = "..."` in bytes; `None` takes the worker's default.
+        memory_limit: Option<u64>,
+    },
+}
+
+impl ActivityKind {
     /// `"sync"`, `"async"` or `"isolated"`, as `--list` prints it.
-    pub fn kind(&self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
-            Invoker::Sync(_) => "sync",
-            Invoker::Async(_) => "async",
-            Invoker::Isolated { .. } => "isolated",
+            ActivityKind::Sync => "sync",
+            ActivityKind::Async => "async",
+            ActivityKind::Isolated { .. } => "isolated",
+        }
+    }
+}
+
+impl Invoker {
+    pub(crate) fn kind(&self) -> ActivityKind {
+        match *self {
+            Invoker::Sync(_) => ActivityKind::Sync,
+            Invoker::Async(_) => ActivityKind::Async,
+            Invoker::Isolated { memory_limit, .. } => ActivityKind::Isolated { memory_limit },
         }
     }
 }
@@ -49,12 +76,26 @@ impl Invoker {
 /// Where an activity is defined, for `--list` and for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceLocation {
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+}
+
+impl SourceLocation {
     /// The file, as `file!()` gives it (relative to the workspace root).
-    pub file: &'static str,
-    /// 1-based.
-    pub line: u32,
-    /// 1-based.
-    pub column: u32,
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line, 1-based.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The column, 1-based.
+    pub fn column(&self) -> u32 {
+        self.column
+    }
 }
 
 impl fmt::Display for SourceLocation {
@@ -63,19 +104,41 @@ impl fmt::Display for SourceLocation {
     }
 }
 
-/// One registered activity. Built by `#[activity]`; users never write one by hand.
+/// One registered activity, as `#[activity]` registered it; read it from a [`Registry`].
 pub struct ActivityDescriptor {
-    /// The activity type name workflows and clients call.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) function: &'static str,
+    pub(crate) location: SourceLocation,
+    pub(crate) invoker: Invoker,
+    pub(crate) max_concurrent: Option<usize>,
+}
+
+impl ActivityDescriptor {
+    /// The activity type name workflows and clients call (`*` for the dynamic activity).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// The Rust path of the function, e.g. `hello::greet`.
-    pub function: &'static str,
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
     /// Where the function is defined.
-    pub location: SourceLocation,
-    /// How a task of this type is run.
-    pub invoker: Invoker,
+    pub fn location(&self) -> SourceLocation {
+        self.location
+    }
+
+    /// How its attempts run.
+    pub fn kind(&self) -> ActivityKind {
+        self.invoker.kind()
+    }
+
     /// `#[activity(max_concurrent = N)]`: at most this many attempts of this type run at
     /// once on a worker; `WorkerOptions::activity_limits` overrides it.
-    pub max_concurrent: Option<usize>,
+    pub fn max_concurrent(&self) -> Option<usize> {
+        self.max_concurrent
+    }
 }
 
 inventory::collect!(ActivityDescriptor);
@@ -94,7 +157,7 @@ impl fmt::Debug for ActivityDescriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActivityDescriptor")
             .field("name", &self.name)
-            .field("kind", &self.invoker.kind())
+            .field("kind", &self.kind())
             .field("function", &self.function)
             .field("location", &self.location)
             .field("max_concurrent", &self.max_concurrent)
@@ -104,6 +167,7 @@ impl fmt::Debug for ActivityDescriptor {
 
 /// Two activities were registered under one name, or two dynamic activities were linked.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DuplicateActivity {
     /// The name both registered, or `*` for two dynamic activities.
     pub name: &'static str,

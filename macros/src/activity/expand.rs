@@ -89,13 +89,13 @@ pub(super) fn descriptor(
     let function = activity.default_name();
     let location = location(activity);
     quote! {
-        #private::ActivityDescriptor {
-            name: #name,
-            function: ::core::concat!(::core::module_path!(), "::", #function),
-            location: #location,
-            invoker: #private::Invoker::#kind,
-            max_concurrent: #max_concurrent,
-        }
+        #private::descriptor(
+            #name,
+            ::core::concat!(::core::module_path!(), "::", #function),
+            #location,
+            #private::Invoker::#kind,
+            #max_concurrent,
+        )
     }
 }
 
@@ -106,11 +106,7 @@ pub(super) fn location(activity: &Activity) -> TokenStream {
     let line = quote_spanned!(here=> ::core::line!());
     let column = quote_spanned!(here=> ::core::column!());
     quote! {
-        #private::SourceLocation {
-            file: ::core::file!(),
-            line: #line,
-            column: #column,
-        }
+        #private::location(::core::file!(), #line, #column)
     }
 }
 

@@ -196,7 +196,7 @@ fn print_activities(registry: &Registry) {
         println!(
             "{}\t{}\t{}\t{}",
             descriptor.name,
-            descriptor.invoker.kind(),
+            descriptor.kind().as_str(),
             descriptor.function,
             descriptor.location
         );

@@ -11,12 +11,16 @@ fn r#match(pattern: String) -> bool {
 }
 
 fn main() {
-    let registry = legwork::Registry::linked().unwrap();
+    let registry = legwork::registry::Registry::linked().unwrap();
     let names: Vec<_> = registry.names().collect();
     assert_eq!(names, ["compose_greeting", "match"]);
     let greet = registry.get("compose_greeting").unwrap();
-    assert!(greet.function.ends_with("::greet"), "{}", greet.function);
-    assert_eq!(greet.location.line, 4);
-    assert_eq!(greet.location.column, 4);
-    assert!(greet.location.file.ends_with("custom-name.rs"));
+    assert!(
+        greet.function().ends_with("::greet"),
+        "{}",
+        greet.function()
+    );
+    assert_eq!(greet.location().line(), 4);
+    assert_eq!(greet.location().column(), 4);
+    assert!(greet.location().file().ends_with("custom-name.rs"));
 }

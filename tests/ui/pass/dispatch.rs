@@ -1,6 +1,6 @@
 // Calls activities through the registry, as the worker does.
 use legwork::__private::{encode_json, Args};
-use legwork::{activity, ActivityContext, ActivityError, Invoker};
+use legwork::{activity, ActivityContext, ActivityError};
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Size {
@@ -25,13 +25,14 @@ async fn fetch(ctx: &ActivityContext, url: String) -> Vec<u8> {
 }
 
 fn invoke(name: &str, payloads: Vec<legwork::Payload>) -> Result<legwork::Payload, ActivityError> {
-    let registry = legwork::Registry::linked().unwrap();
+    let registry = legwork::registry::Registry::linked().unwrap();
     let descriptor = registry.get(name).unwrap();
-    let args = Args::new(descriptor.name, payloads);
+    let args = Args::new(descriptor.name(), payloads);
     let ctx = ActivityContext::new(Default::default());
-    match descriptor.invoker {
-        Invoker::Sync(invoke) | Invoker::Isolated { invoke, .. } => invoke(&ctx, args),
-        Invoker::Async(invoke) => tokio::runtime::Runtime::new()
+    match legwork::__private::invoker(descriptor) {
+        legwork::__private::Invoker::Sync(invoke)
+        | legwork::__private::Invoker::Isolated { invoke, .. } => invoke(&ctx, args),
+        legwork::__private::Invoker::Async(invoke) => tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(invoke(ctx, args)),
     }

@@ -1,6 +1,7 @@
 // Two activities under one name compile (a macro sees one item at a time), and the
 // registry the worker builds at start refuses them, naming both places.
-use legwork::{activity, worker::Worker, worker::WorkerError, worker::WorkerOptions, Registry};
+use legwork::registry::Registry;
+use legwork::{activity, worker::Worker, worker::WorkerError, worker::WorkerOptions};
 
 #[activity(name = "greet")]
 fn greet_in_english(name: String) -> String {

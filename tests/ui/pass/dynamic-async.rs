@@ -9,16 +9,16 @@ mod fallback {
 }
 
 fn main() {
-    let registry = legwork::Registry::linked().unwrap();
+    let registry = legwork::registry::Registry::linked().unwrap();
     assert!(registry.is_empty());
     let dynamic = registry.resolve("whatever").unwrap();
     assert!(
-        dynamic.function.ends_with("fallback::any_other"),
+        dynamic.function().ends_with("fallback::any_other"),
         "{}",
-        dynamic.function
+        dynamic.function()
     );
-    assert_eq!(dynamic.invoker.kind(), "async");
-    let listed: Vec<_> = registry.iter().map(|d| d.name).collect();
+    assert_eq!(dynamic.kind().as_str(), "async");
+    let listed: Vec<_> = registry.iter().map(|d| d.name()).collect();
     assert_eq!(listed, ["*"]);
     // Still an ordinary function.
     let call = legwork::DynamicCall::new("ping", Vec::new());

@@ -3,7 +3,7 @@
 // any activity's does.
 use legwork::__private::Args;
 use legwork::testing::payload;
-use legwork::{activity, ActivityContext, ActivityError, ActivityInfo, DynamicCall, Invoker};
+use legwork::{activity, ActivityContext, ActivityError, ActivityInfo, DynamicCall};
 
 #[activity]
 fn greet(name: String) -> String {
@@ -21,31 +21,31 @@ fn fallback(ctx: &ActivityContext, call: DynamicCall) -> Result<String, Activity
 }
 
 fn run(activity_type: &str, args: Vec<legwork::Payload>) -> Result<String, ActivityError> {
-    let registry = legwork::Registry::linked().unwrap();
+    let registry = legwork::registry::Registry::linked().unwrap();
     let descriptor = registry.resolve(activity_type).unwrap();
-    let Invoker::Sync(invoke) = descriptor.invoker else {
+    let legwork::__private::Invoker::Sync(invoke) = legwork::__private::invoker(descriptor) else {
         panic!("a plain fn runs on the pool")
     };
     let mut info = ActivityInfo::default();
     info.activity_type = activity_type.to_owned();
     let ctx = ActivityContext::new(info);
-    let payload = invoke(&ctx, Args::new(descriptor.name, args))?;
+    let payload = invoke(&ctx, Args::new(descriptor.name(), args))?;
     Ok(String::from_utf8(payload.data).unwrap())
 }
 
 fn main() {
-    let registry = legwork::Registry::linked().unwrap();
+    let registry = legwork::registry::Registry::linked().unwrap();
     assert_eq!(registry.names().collect::<Vec<_>>(), ["greet"]);
     let dynamic = registry.dynamic().unwrap();
     assert!(
-        dynamic.function.ends_with("::fallback"),
+        dynamic.function().ends_with("::fallback"),
         "{}",
-        dynamic.function
+        dynamic.function()
     );
-    assert_eq!((dynamic.name, dynamic.invoker.kind()), ("*", "sync"));
+    assert_eq!((dynamic.name(), dynamic.kind().as_str()), ("*", "sync"));
     assert_eq!(
-        registry.resolve("greet").unwrap().function,
-        registry.get("greet").unwrap().function
+        registry.resolve("greet").unwrap().function(),
+        registry.get("greet").unwrap().function()
     );
 
     assert_eq!(

@@ -1,4 +1,5 @@
-use legwork::{activity, ActivityContext, ActivityError, Invoker, Registry};
+use legwork::registry::{ActivityKind, Registry};
+use legwork::{activity, ActivityContext, ActivityError};
 
 #[activity(isolated)]
 fn plain(width: u32) -> u32 {
@@ -13,10 +14,11 @@ fn render(ctx: &ActivityContext, path: String) -> Result<String, ActivityError> 
 
 fn main() {
     let registry = Registry::linked().unwrap();
-    let Invoker::Isolated { memory_limit, .. } = registry.get("render_isolated").unwrap().invoker
-    else {
-        panic!("an isolated invoker");
-    };
-    assert_eq!(memory_limit, Some(512 << 20));
-    assert_eq!(registry.get("plain").unwrap().invoker.kind(), "isolated");
+    assert_eq!(
+        registry.get("render_isolated").unwrap().kind(),
+        ActivityKind::Isolated {
+            memory_limit: Some(512 << 20)
+        }
+    );
+    assert_eq!(registry.get("plain").unwrap().kind().as_str(), "isolated");
 }

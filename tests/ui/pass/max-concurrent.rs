@@ -14,8 +14,8 @@ async fn upload_file(path: String) -> String {
 fn unlimited() {}
 
 fn main() {
-    let registry = legwork::Registry::linked().unwrap();
-    assert_eq!(registry.get("render").unwrap().max_concurrent, Some(4));
-    assert_eq!(registry.get("upload").unwrap().max_concurrent, Some(1));
-    assert_eq!(registry.get("unlimited").unwrap().max_concurrent, None);
+    let registry = legwork::registry::Registry::linked().unwrap();
+    assert_eq!(registry.get("render").unwrap().max_concurrent(), Some(4));
+    assert_eq!(registry.get("upload").unwrap().max_concurrent(), Some(1));
+    assert_eq!(registry.get("unlimited").unwrap().max_concurrent(), None);
 }

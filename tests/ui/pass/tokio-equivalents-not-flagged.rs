@@ -43,5 +43,7 @@ async fn joins(names: Vec<String>) -> String {
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     assert_eq!(runtime.block_on(joins(vec!["a".into(), "b".into()])), "a,b");
-    assert!(runtime.block_on(sleep_then_read("/nonexistent/legwork".into())).is_err());
+    assert!(runtime
+        .block_on(sleep_then_read("/nonexistent/legwork".into()))
+        .is_err());
 }

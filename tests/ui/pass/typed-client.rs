@@ -77,7 +77,10 @@ async fn calls(client: &Client) -> Result<(), ClientError> {
 fn main() {
     // The functions themselves are untouched.
     assert_eq!(bytes(vec![7]).unwrap(), [7]);
-    let names: Vec<_> = legwork::Registry::linked().unwrap().names().collect();
+    let names: Vec<_> = legwork::registry::Registry::linked()
+        .unwrap()
+        .names()
+        .collect();
     assert_eq!(
         names,
         [
