@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use legwork::activity;
 use legwork::client::{ActivityHandle, ActivityOutcome, Client, StartActivity};
-use legwork::worker::{ResourceBasedSlots, Worker};
+use legwork::worker::{ResourceBasedSlots, Slots, Worker};
 
 use common::{client, start_once, start_worker, task_queue, wait_until_started, worker_options};
 
@@ -226,7 +226,7 @@ async fn a_worker_with_resource_based_slots_serves_activities() {
     let queue = task_queue("slots-resource");
     let client = client().await;
     let mut options = worker_options(&queue);
-    options.resource_based_slots = Some(ResourceBasedSlots::new(1.0, 1.0));
+    options.slots = Slots::ResourceBased(ResourceBasedSlots::new(1.0, 1.0));
     let worker = start_worker(options);
     let mut handles = Vec::new();
     for i in 0..10u32 {
@@ -253,7 +253,7 @@ async fn a_worker_with_resource_based_slots_serves_activities() {
 #[test]
 fn resource_targets_out_of_range_stop_the_worker_at_start() {
     let mut options = worker_options(&task_queue("slots-bad-target"));
-    options.resource_based_slots = Some(ResourceBasedSlots::new(0.8, 80.0));
+    options.slots = Slots::ResourceBased(ResourceBasedSlots::new(0.8, 80.0));
     let error = Worker::new(options)
         .start()
         .err()

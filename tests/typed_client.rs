@@ -54,7 +54,7 @@ async fn generated_clients_start_activities_with_their_own_types() {
     let client = common::client().await;
 
     // A handle first: its id, then its typed result.
-    let handle: TypedActivityHandle<String> = greet::start(
+    let handle: TypedActivityHandle<String> = GreetActivity::start(
         &client,
         options(&queue).id("greet-typed"),
         "Ada".to_owned(),
@@ -73,19 +73,19 @@ async fn generated_clients_start_activities_with_their_own_types() {
         width: 640,
         height: 480,
     };
-    record::execute(&client, options(&queue), size.clone())
+    RecordActivity::execute(&client, options(&queue), size.clone())
         .await
         .expect("record completes");
     assert!(RECORDED.lock().unwrap().contains(&size));
 
     // Bytes both ways, as binary/plain.
-    let reversed = checksum::execute(&client, options(&queue), vec![1, 2, 3])
+    let reversed = ChecksumActivity::execute(&client, options(&queue), vec![1, 2, 3])
         .await
         .unwrap();
     assert_eq!(reversed, [3, 2, 1]);
 
     // A failure is ClientError::Failed, with the activity's own message and type.
-    let error = refuse::execute(&client, options(&queue), "not today".to_owned())
+    let error = RefuseActivity::execute(&client, options(&queue), "not today".to_owned())
         .await
         .unwrap_err();
     let ClientError::Failed(failure) = error else {

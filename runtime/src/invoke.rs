@@ -29,8 +29,12 @@ impl Args {
         self.payloads
     }
 
-    /// Checks the payload count against the function's parameters, by name.
-    pub fn expect(self, params: &'static [&'static str]) -> Result<ArgDecoder, ActivityError> {
+    /// A decoder of the arguments, one per parameter; a count that differs from the
+    /// parameters (named for the error) is an error.
+    pub fn into_decoder(
+        self,
+        params: &'static [&'static str],
+    ) -> Result<ArgDecoder, ActivityError> {
         if self.payloads.len() != params.len() {
             let expected = match params {
                 [] => "no arguments".to_owned(),
@@ -158,7 +162,7 @@ mod tests {
     #[test]
     fn wrong_count_names_parameters() {
         let args = Args::new("resize", vec![encode_json("a").unwrap()]);
-        let error = args.expect(&["path", "width"]).err().unwrap();
+        let error = args.into_decoder(&["path", "width"]).err().unwrap();
         assert_eq!(
             error.message(),
             "activity `resize` takes 2 arguments (path, width) but was given 1"
@@ -170,7 +174,7 @@ mod tests {
     #[test]
     fn decode_error_names_activity_argument_and_cause() {
         let args = Args::new("resize", vec![encode_json("wide").unwrap()]);
-        let mut decoder = args.expect(&["width"]).unwrap();
+        let mut decoder = args.into_decoder(&["width"]).unwrap();
         let error = decoder.next::<u32>(decode_json).unwrap_err();
         assert!(
             error.message().starts_with(
@@ -187,7 +191,7 @@ mod tests {
         let huge = "é".repeat(5000);
         let args = Args::new("resize", vec![encode_json(&huge).unwrap()]);
         let error = args
-            .expect(&["width"])
+            .into_decoder(&["width"])
             .unwrap()
             .next::<u32>(decode_json)
             .unwrap_err();
@@ -210,7 +214,7 @@ mod tests {
             }
         }
         let args = Args::new("resize", vec![encode_json(1).unwrap()]);
-        let mut decoder = args.expect(&["size"]).unwrap();
+        let mut decoder = args.into_decoder(&["size"]).unwrap();
         let error = decoder.next::<Explodes>(decode_json).err().unwrap();
         assert_eq!(error.error_type(), "PanicError");
         assert_eq!(
@@ -222,7 +226,7 @@ mod tests {
 
     #[test]
     fn decoding_past_the_checked_count_is_an_error_not_a_panic() {
-        let mut decoder = Args::new("resize", vec![]).expect(&[]).unwrap();
+        let mut decoder = Args::new("resize", vec![]).into_decoder(&[]).unwrap();
         let error = decoder.next::<u32>(decode_json).unwrap_err();
         assert_eq!(error.error_type(), "ArgumentCountError");
     }

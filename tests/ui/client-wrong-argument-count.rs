@@ -7,7 +7,7 @@ fn resize(path: String, width: u32) -> String {
 }
 
 async fn call(client: &Client) {
-    let _ = resize::execute(client, ActivityOptions::new("images"), "a.png".to_owned()).await;
+    let _ = ResizeActivity::execute(client, ActivityOptions::new("images"), "a.png".to_owned()).await;
 }
 
 fn main() {}

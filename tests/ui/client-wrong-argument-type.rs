@@ -7,7 +7,7 @@ fn resize(path: String, width: u32) -> String {
 }
 
 async fn call(client: &Client) {
-    let _ = resize::start(client, ActivityOptions::new("images"), "a.png".to_owned(), "wide").await;
+    let _ = ResizeActivity::start(client, ActivityOptions::new("images"), "a.png".to_owned(), "wide").await;
 }
 
 fn main() {}

@@ -1,10 +1,11 @@
-//! The typed client of an activity: `greet::start(&client, options, name)`.
+//! The typed client of an activity: `GreetActivity::start(&client, options, name)` for
+//! `fn greet`.
 //!
-//! A braced struct named like the function lives in the type namespace only, so it sits
-//! next to `fn greet` without a clash, resolves types in the function's own scope (a
-//! module or a fn body), and has the function's visibility. Its methods take the
-//! activity's own parameter types, so a wrong argument is rustc's ordinary type error
-//! on that argument.
+//! A struct next to the function (named in UpperCamelCase, with `Activity` after it so
+//! that it does not take a name the user's own types are likely to have) resolves types
+//! in the function's own scope (a module or a fn body) and has the function's
+//! visibility. Its methods take the activity's own parameter types, so a wrong argument
+//! is rustc's ordinary type error on that argument.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -17,7 +18,7 @@ use super::model::{Activity, Output};
 pub fn companion(activity: &Activity, name: &str) -> TokenStream {
     let private = private();
     let function = &activity.function;
-    let ident = activity.ident();
+    let ident = client_ident(activity.ident());
     let vis = &function.vis;
     let params = param_names(activity);
     let types: Vec<_> = activity.args.iter().map(|arg| arg.ty).collect();
@@ -39,7 +40,7 @@ pub fn companion(activity: &Activity, name: &str) -> TokenStream {
     let error = quote!(#private::ClientError);
     quote! {
         #[doc = #doc]
-        #[allow(non_camel_case_types, dead_code)]
+        #[allow(dead_code)]
         #vis struct #ident {}
 
         #[allow(dead_code, unused_qualifications, clippy::all, clippy::pedantic)]
@@ -66,6 +67,25 @@ pub fn companion(activity: &Activity, name: &str) -> TokenStream {
             }
         }
     }
+}
+
+/// `greet` → `GreetActivity`, `record_payment` → `RecordPaymentActivity`, spanned on
+/// the function's name.
+pub fn client_ident(function: &Ident) -> Ident {
+    let name = function.to_string();
+    let camel: String = name
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    format_ident!("{camel}Activity", span = function.span())
 }
 
 /// The parameter names as written, so signatures read like the function's; patterns
@@ -101,5 +121,20 @@ fn result_type(activity: &Activity) -> TokenStream {
         Output::Unit => quote!(()),
         Output::Value(ty) | Output::Result { ok: Some(ty), .. } => quote!(#ty),
         Output::Result { ty, ok: None, .. } => quote!(<#ty as #private::ResultOk>::Ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ident;
+    use proc_macro2::Span;
+    use syn::Ident;
+
+    #[test]
+    fn the_client_is_the_function_name_in_upper_camel_case_with_activity() {
+        let of = |name: &str| client_ident(&Ident::new(name, Span::call_site())).to_string();
+        assert_eq!(of("greet"), "GreetActivity");
+        assert_eq!(of("record_payment"), "RecordPaymentActivity");
+        assert_eq!(of("resize_v2"), "ResizeV2Activity");
     }
 }

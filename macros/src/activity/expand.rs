@@ -239,7 +239,7 @@ pub(super) fn bindings(activity: &Activity) -> Vec<syn::Ident> {
 fn decode_args(activity: &Activity) -> TokenStream {
     let names = activity.args.iter().map(|arg| &arg.name);
     if activity.args.is_empty() {
-        return quote!(__legwork_args.expect(&[])?;);
+        return quote!(__legwork_args.into_decoder(&[])?;);
     }
     let decoded = activity
         .args
@@ -255,7 +255,7 @@ fn decode_args(activity: &Activity) -> TokenStream {
             }
         });
     quote! {
-        let mut __legwork_decoder = __legwork_args.expect(&[#(#names),*])?;
+        let mut __legwork_decoder = __legwork_args.into_decoder(&[#(#names),*])?;
         #(#decoded)*
     }
 }

@@ -1,5 +1,5 @@
 //! The typed side of the client: what `#[activity]` generates for each function
-//! (`greet::start(&client, options, name)`) returns a [`TypedActivityHandle`], whose
+//! (`GreetActivity::start(&client, options, name)`) returns a [`TypedActivityHandle`], whose
 //! `result()` is the activity's own result type.
 
 use std::marker::PhantomData;
@@ -8,7 +8,7 @@ use std::ops::Deref;
 use super::*;
 use crate::payload::{Decoder, Encoder, Probe};
 
-/// A standalone activity started through its generated client, e.g. `greet::start`;
+/// A standalone activity started through its generated client, e.g. `GreetActivity::start`;
 /// [`result`](Self::result) returns the activity's result type.
 ///
 /// It derefs to [`ActivityHandle`] for the rest: `id()`, `describe()`, `cancel()`,
@@ -26,11 +26,11 @@ use crate::payload::{Decoder, Encoder, Probe};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::connect("127.0.0.1:7233", "default").await?;
 /// // The arguments are the function's, checked by the compiler.
-/// let handle = greet::start(&client, ActivityOptions::new("greetings"), "world".to_owned()).await?;
+/// let handle = GreetActivity::start(&client, ActivityOptions::new("greetings"), "world".to_owned()).await?;
 /// println!("started {}", handle.id());
 /// let greeting: String = handle.result().await?;
 /// // Or both at once:
-/// let greeting = greet::execute(&client, ActivityOptions::new("greetings"), "you".to_owned()).await?;
+/// let greeting = GreetActivity::execute(&client, ActivityOptions::new("greetings"), "you".to_owned()).await?;
 /// # Ok(())
 /// # }
 /// ```

@@ -301,7 +301,7 @@ macro_rules! invoke {
     ($args:expr; $($name:ident: $ty:ty),*) => {{
         #[allow(unused_mut, unused_variables)]
         let decoded = (move || -> Result<(), ActivityError> {
-            let mut decoder = $args.expect(&[$(stringify!($name)),*])?;
+            let mut decoder = $args.into_decoder(&[$(stringify!($name)),*])?;
             $( let _: $ty = decoder.next(decoder_for!($ty))?; )*
             Ok(())
         })();

@@ -16,7 +16,7 @@ use crate::dev_server::DevServer;
 use crate::interceptor::InterceptorChain;
 use crate::registry::Registry;
 use crate::telemetry::logs;
-use crate::worker::{Worker, WorkerOptions};
+use crate::worker::{Slots, Worker, WorkerOptions};
 
 /// What a binary chose in `legwork::main!(...)`, set by the macro through these methods
 /// (an unknown key is a "no method" error on that key).
@@ -127,7 +127,7 @@ fn worker_options(
         Some(server) => ConnectionOptions::new(server.address()),
         None => connection(flags)?,
     };
-    options.max_concurrent_activities = flags.max_concurrent_activities;
+    options.slots = Slots::Fixed(flags.max_concurrent_activities);
     options.blocking_threads = flags
         .blocking_threads
         .unwrap_or(flags.max_concurrent_activities);

@@ -39,7 +39,7 @@ pub use lag::Lag;
 pub use options::WorkerOptions;
 pub use pollers::Pollers;
 pub use run::WorkerReport;
-pub use slots::ResourceBasedSlots;
+pub use slots::{ResourceBasedSlots, Slots};
 #[cfg(feature = "bench-internals")]
 pub(crate) use stall::stall_detector_cost;
 

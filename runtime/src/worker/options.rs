@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::deployment::Deployment;
 use super::pollers::Pollers;
-use super::slots::ResourceBasedSlots;
+use super::slots::Slots;
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::interceptor::InterceptorChain;
@@ -29,13 +29,9 @@ pub struct WorkerOptions {
     pub connection: ConnectionOptions,
     /// The task queue to poll.
     pub task_queue: String,
-    /// Slots: the most activity tasks held at once, sync and async together. Not used
-    /// when `resource_based_slots` is set.
-    pub max_concurrent_activities: usize,
-    /// Slots issued while CPU and memory stay under targets (sdk-core's resource-based
-    /// tuner) instead of `max_concurrent_activities`; `None`, the default, keeps the fixed
-    /// number. See [`ResourceBasedSlots`].
-    pub resource_based_slots: Option<ResourceBasedSlots>,
+    /// The most activity tasks held at once, sync and async together: a fixed 100 by
+    /// default, or as many as CPU and memory allow. See [`Slots`].
+    pub slots: Slots,
     /// At most this many attempts of an activity type run at once, by type name; these
     /// override `#[activity(max_concurrent = N)]`. A task of a type at its limit waits,
     /// holding its slot, while other types keep running. Empty by default.
@@ -102,14 +98,13 @@ impl WorkerOptions {
     /// Options for a worker on `task_queue`, against a local server, with defaults that
     /// suit most workers.
     pub fn new(task_queue: impl Into<String>) -> Self {
-        let max_concurrent_activities = 100;
+        let slots = Slots::default();
         WorkerOptions {
             connection: ConnectionOptions::default(),
             task_queue: task_queue.into(),
-            max_concurrent_activities,
-            resource_based_slots: None,
+            slots,
             activity_limits: std::collections::BTreeMap::new(),
-            blocking_threads: max_concurrent_activities,
+            blocking_threads: slots.most(),
             blocking_nice: 10,
             async_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pollers: Pollers::Auto,

@@ -18,7 +18,7 @@ use super::ledger::InFlight;
 use super::poll::Polling;
 use super::respond::{Report, Reporter};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
-use super::slots::{self, TypeLimits};
+use super::slots::TypeLimits;
 use super::startup::{connect, Local};
 use super::{Ready, WorkerOptions};
 use crate::connection::{ApiKeySlot, ServiceClient};
@@ -264,7 +264,7 @@ fn log_start(shared: &Shared) {
         namespace = %options.connection.namespace,
         task_queue = %options.task_queue,
         activities = %names.join(", "),
-        slots = %slots::describe(options),
+        slots = %options.slots.describe(),
         blocking_threads = options.blocking_threads,
         async_threads = options.async_threads,
         "legwork worker serving {} activities{set}",

@@ -22,7 +22,7 @@ use super::pollers::PollerGate;
 use super::rate_limit;
 use super::rate_limit::RateLimiter;
 use super::run::{Shared, Stats};
-use super::slots::{self, TypeLimits};
+use super::slots::{Slots, TypeLimits};
 use super::spare::EventLoops;
 use super::stall::StallWatch;
 use super::{WorkerError, WorkerOptions};
@@ -82,7 +82,7 @@ pub(super) async fn start(
 /// Settings that cannot work stop the worker before it connects.
 fn check_options(options: &WorkerOptions) -> Result<(), String> {
     options.pollers.resolve(false)?;
-    if let Some(resource) = &options.resource_based_slots {
+    if let Slots::ResourceBased(resource) = &options.slots {
         resource.validate()?;
     }
     rate_limit::validate(
@@ -191,7 +191,7 @@ impl Local {
         let metrics = WorkerMetrics::new(
             &options.connection.namespace,
             &options.task_queue,
-            slots::most(&options),
+            options.slots.most(),
             registry.names(),
         );
         let stalls = Arc::new(AtomicU64::new(0));
@@ -240,7 +240,7 @@ pub(super) async fn connect(
         super::commands::control_queue(namespace, presence.grouping_key())
     });
     let polling = Polling {
-        slots: slots::supplier(&options),
+        slots: options.slots.supplier(),
         gate,
         rate_limiter: RateLimiter::new(options.max_activities_per_second),
         failures: AtomicU32::new(0),

@@ -53,24 +53,24 @@ fn assert_send<T: Send>(_: &T) {}
 #[allow(dead_code, unused_must_use, clippy::all)]
 async fn calls(client: &Client) -> Result<(), ClientError> {
     let options = || ActivityOptions::new("queue");
-    let start = greetings::greet::start(client, options(), "world".to_owned(), 2);
+    let start = greetings::GreetActivity::start(client, options(), "world".to_owned(), 2);
     assert_send(&start);
     let handle: TypedActivityHandle<String> = start.await?;
     let _id: &str = handle.id();
     let _greeting: String = handle.result().await?;
-    let _: String = greetings::greet::execute(client, options(), "you".to_owned(), 1).await?;
-    let (): () = greetings::nap::execute(client, options(), 5, (1, 2)).await?;
+    let _: String = greetings::GreetActivity::execute(client, options(), "you".to_owned(), 1).await?;
+    let (): () = greetings::NapActivity::execute(client, options(), 5, (1, 2)).await?;
     let _: TypedActivityHandle<OnlyOut> =
-        one_way::start(client, options(), OnlyIn { value: 1 }).await?;
-    let _: Vec<u8> = bytes::execute(client, options(), vec![1, 2]).await?;
-    let (): () = formatted::execute(client, options()).await?;
+        OneWayActivity::start(client, options(), OnlyIn { value: 1 }).await?;
+    let _: Vec<u8> = BytesActivity::execute(client, options(), vec![1, 2]).await?;
+    let (): () = FormattedActivity::execute(client, options()).await?;
 
     // In a function body, too.
     #[activity]
     fn local(n: i64) -> i64 {
         n + 1
     }
-    let _: i64 = local::execute(client, options(), 41).await?;
+    let _: i64 = LocalActivity::execute(client, options(), 41).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::worker::{ResourceBasedSlots, WorkerOptions};
+use crate::worker::{ResourceBasedSlots, Slots, WorkerOptions};
 
 /// sdk-core leaves the targets to the user; the SDKs' samples use 80 %.
 const DEFAULT_TARGET: f64 = 0.8;
@@ -45,7 +45,7 @@ impl SlotFlags {
     /// Lays the slot flags over `options`; bad targets are refused when the worker starts.
     pub(in crate::main_entry) fn apply(&self, options: &mut WorkerOptions) {
         if self.resource_based_slots {
-            options.resource_based_slots = Some(ResourceBasedSlots::new(
+            options.slots = Slots::ResourceBased(ResourceBasedSlots::new(
                 self.target_memory.unwrap_or(DEFAULT_TARGET),
                 self.target_cpu.unwrap_or(DEFAULT_TARGET),
             ));
@@ -80,7 +80,7 @@ mod tests {
     fn resource_based_slots_and_type_limits() {
         let mut options = WorkerOptions::new("q");
         parse(&[]).unwrap().slots.apply(&mut options);
-        assert_eq!(options.resource_based_slots, None);
+        assert_eq!(options.slots, Slots::Fixed(100));
         assert!(options.activity_limits.is_empty());
 
         let flags = parse(&[
@@ -93,8 +93,8 @@ mod tests {
         .unwrap();
         flags.slots.apply(&mut options);
         assert_eq!(
-            options.resource_based_slots,
-            Some(ResourceBasedSlots::new(0.8, 0.9))
+            options.slots,
+            Slots::ResourceBased(ResourceBasedSlots::new(0.8, 0.9))
         );
         assert_eq!(
             options.activity_limits,

@@ -3,7 +3,7 @@
 //! done, so a worker never holds more tasks than its supplier allows.
 //!
 //! Which supplier issues them is the worker's choice, as sdk-core's `SlotSupplier`:
-//! - [`fixed`]: a fixed number (`max_concurrent_activities`), the default;
+//! - [`fixed`]: a fixed number ([`Slots::Fixed`]), the default;
 //! - [`resource`]: as many as CPU and memory allow ([`ResourceBasedSlots`]), sdk-core's
 //!   PID controllers over usage read from cgroup v2 or `/proc` ([`usage`]).
 //!
@@ -23,8 +23,6 @@ use std::sync::Arc;
 pub(crate) use per_type::{TypeLimits, TypePermit};
 pub use resource::ResourceBasedSlots;
 
-use super::WorkerOptions;
-
 /// Issues slots. The poll loop is its only caller of `reserve`, one reservation at a
 /// time; permits are released by dropping them, from any thread.
 pub(crate) trait SlotSupplier: Send + Sync + 'static {
@@ -39,35 +37,60 @@ pub(crate) trait SlotSupplier: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 }
 
-/// The supplier `options` ask for.
-pub(crate) fn supplier(options: &WorkerOptions) -> Arc<dyn SlotSupplier> {
-    match options.resource_based_slots {
-        Some(resource) => Arc::new(resource::ResourceSlots::new(resource)),
-        None => Arc::new(fixed::FixedSlots::new(
-            options.max_concurrent_activities.max(1),
-        )),
+/// How many activity tasks a worker holds at once, sync and async together (sdk-core's
+/// slot suppliers).
+///
+/// ```
+/// use legwork::worker::{ResourceBasedSlots, Slots, WorkerOptions};
+///
+/// let mut options = WorkerOptions::new("images");
+/// options.slots = Slots::Fixed(20);
+/// options.slots = Slots::ResourceBased(ResourceBasedSlots::new(0.8, 0.9));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Slots {
+    /// Exactly this many (at least 1); 100 by default, as every SDK.
+    Fixed(usize),
+    /// As many as CPU and memory allow, within bounds: see [`ResourceBasedSlots`].
+    ResourceBased(ResourceBasedSlots),
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::Fixed(100)
     }
 }
 
-/// The most slots `options` allow: the fixed number, or the resource-based maximum.
-pub(crate) fn most(options: &WorkerOptions) -> usize {
-    match &options.resource_based_slots {
-        Some(resource) => resource.maximum_slots,
-        None => options.max_concurrent_activities.max(1),
+impl Slots {
+    /// The supplier this setting asks for.
+    pub(crate) fn supplier(&self) -> Arc<dyn SlotSupplier> {
+        match *self {
+            Slots::ResourceBased(resource) => Arc::new(resource::ResourceSlots::new(resource)),
+            Slots::Fixed(count) => Arc::new(fixed::FixedSlots::new(count.max(1))),
+        }
     }
-}
 
-/// The slot setting, for the start-up line.
-pub(crate) fn describe(options: &WorkerOptions) -> String {
-    match &options.resource_based_slots {
-        Some(resource) => format!(
-            "resource-based: memory {}, cpu {}, {}..={} slots",
-            resource.target_memory,
-            resource.target_cpu,
-            resource.minimum_slots,
-            resource.maximum_slots
-        ),
-        None => options.max_concurrent_activities.max(1).to_string(),
+    /// The most slots this allows: the fixed number, or the resource-based maximum.
+    pub(crate) fn most(&self) -> usize {
+        match self {
+            Slots::ResourceBased(resource) => resource.maximum_slots,
+            Slots::Fixed(count) => (*count).max(1),
+        }
+    }
+
+    /// The setting, for the start-up line.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Slots::ResourceBased(resource) => format!(
+                "resource-based: memory {}, cpu {}, {}..={} slots",
+                resource.target_memory,
+                resource.target_cpu,
+                resource.minimum_slots,
+                resource.maximum_slots
+            ),
+            Slots::Fixed(count) => (*count).max(1).to_string(),
+        }
     }
 }
 

@@ -13,19 +13,19 @@ use super::usage::Sampler;
 use super::{SlotPermit, SlotSupplier};
 
 /// Slots issued while CPU and memory stay under targets, instead of a fixed number: set
-/// [`WorkerOptions::resource_based_slots`](super::super::WorkerOptions::resource_based_slots)
+/// [`Slots::ResourceBased`](super::Slots::ResourceBased)
 /// (or pass `--resource-based-slots`). sdk-core's controller and defaults for activity
 /// slots: past the minimum, a slot is issued at most every `ramp_throttle`, and only while
 /// two PID controllers (P 5, I 0, D 1) fed CPU and memory usage say there is room. Usage
 /// is the process's cgroup v2 limits where set (containers), else the host's.
 ///
 /// ```
-/// use legwork::worker::{ResourceBasedSlots, WorkerOptions};
+/// use legwork::worker::{ResourceBasedSlots, Slots, WorkerOptions};
 ///
 /// let mut options = WorkerOptions::new("images");
 /// let mut slots = ResourceBasedSlots::new(0.8, 0.9); // memory, then CPU, as sdk-core
 /// slots.maximum_slots = 500;
-/// options.resource_based_slots = Some(slots);
+/// options.slots = Slots::ResourceBased(slots);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
