@@ -293,7 +293,11 @@ fn a_deployment_without_a_build_id_stops_the_worker_at_start() {
     options.deployment.name = Some("images".to_owned());
     let error = Worker::new(options).start().err().expect("refused");
     let message = error.to_string();
-    assert!(message.contains("--build-id"), "{message}");
+    assert_eq!(
+        message,
+        "invalid deployment.build_id: is missing: a deployment name needs a build id too \
+         (the build names the version)"
+    );
     assert_eq!(message.lines().count(), 1, "{message}");
 }
 

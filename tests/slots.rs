@@ -259,5 +259,8 @@ fn resource_targets_out_of_range_stop_the_worker_at_start() {
         .err()
         .expect("the worker refuses")
         .to_string();
-    assert!(error.contains("--target-cpu"), "{error}");
+    assert_eq!(
+        error,
+        "invalid slots.target_cpu: must be a fraction above 0 and at most 1 (0.8 is 80 %), got 80"
+    );
 }

@@ -16,7 +16,7 @@ use crate::dev_server::DevServer;
 use crate::interceptor::InterceptorChain;
 use crate::registry::Registry;
 use crate::telemetry::logs;
-use crate::worker::{Slots, Worker, WorkerOptions};
+use crate::worker::{Slots, Worker, WorkerError, WorkerOptions};
 
 /// What a binary chose in `legwork::main!(...)`, set by the macro through these methods
 /// (an unknown key is a "no method" error on that key).
@@ -98,6 +98,7 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     }
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
+        Err(WorkerError::InvalidOption(invalid)) => return fail(invalid.on_command_line()),
         Err(error) => return fail(error),
     };
     if let Err(error) = wait_for_signal() {

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::sync::OnceLock;
 
 use crate::proto::{WorkerDeploymentOptions, WorkerVersioningMode};
+use crate::worker::invalid_option::InvalidOption;
 
 /// Whether the worker joins a Worker Deployment Version.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,35 +67,36 @@ impl Deployment {
 
     /// The options as polls and completions carry them; an error names the missing or
     /// invalid setting and the flag that fixes it.
-    pub(crate) fn resolve(&self) -> Result<WorkerDeploymentOptions, String> {
+    pub(crate) fn resolve(&self) -> Result<WorkerDeploymentOptions, InvalidOption> {
         let name = self.name.as_deref().map(str::trim);
         let build_id = self.build_id.as_deref().map(str::trim);
+        let invalid_name =
+            |reason: String| InvalidOption::new("deployment.name", "--deployment-name", reason);
+        let invalid_build = |reason: &str| {
+            InvalidOption::new("deployment.build_id", "--build-id", reason.to_owned())
+        };
         if name == Some("") {
-            return Err(
-                "the deployment name is empty; set Deployment::name (--deployment-name)".to_owned(),
-            );
+            return Err(invalid_name("is empty".to_owned()));
         }
         if build_id == Some("") {
-            return Err("the build id is empty; set Deployment::build_id (--build-id)".to_owned());
+            return Err(invalid_build("is empty"));
         }
         if let Some(name) = name.filter(|name| name.contains('.')) {
             // The server joins name and build id with a dot into the version string.
-            return Err(format!(
-                "the deployment name `{name}` contains a `.`; choose one without"
-            ));
+            return Err(invalid_name(format!(
+                "`{name}` contains a `.`; choose one without"
+            )));
         }
         if name.is_some() && build_id.is_none() {
-            return Err(
-                "a deployment name (--deployment-name) needs a build id (--build-id) too: the build names the version".to_owned(),
-            );
+            return Err(invalid_build(
+                "is missing: a deployment name needs a build id too (the build names the version)",
+            ));
         }
         let mode = match self.mode {
             VersioningMode::Versioned if name.is_none() => {
-                return Err(
-                    "versioning needs a deployment name and a build id; set --deployment-name \
-                     and --build-id"
-                        .to_owned(),
-                )
+                return Err(invalid_name(
+                    "is missing: versioning needs a deployment name and a build id".to_owned(),
+                ))
             }
             VersioningMode::Versioned => WorkerVersioningMode::Versioned,
             VersioningMode::Unversioned => WorkerVersioningMode::Unversioned,
@@ -170,17 +172,23 @@ mod tests {
     }
 
     #[test]
-    fn incomplete_settings_are_refused_naming_the_flag() {
+    fn incomplete_settings_are_refused_naming_the_option_and_the_flag() {
         let mut no_build = Deployment::versioned("images", "b1");
         no_build.build_id = None;
-        assert!(no_build.resolve().unwrap_err().contains("--build-id"));
+        let error = no_build.resolve().unwrap_err();
+        assert_eq!(error.option, "deployment.build_id");
+        assert!(error
+            .on_command_line()
+            .starts_with("invalid --build-id: is missing"));
         let no_name = Deployment {
             mode: VersioningMode::Versioned,
             ..Deployment::unversioned("b1")
         };
-        assert!(no_name.resolve().unwrap_err().contains("--deployment-name"));
+        let error = no_name.resolve().unwrap_err();
+        assert_eq!(error.option, "deployment.name");
+        assert!(error.on_command_line().contains("--deployment-name"));
         let dotted = Deployment::versioned("a.b", "b1").resolve().unwrap_err();
-        assert!(dotted.contains("`a.b`"), "{dotted}");
+        assert!(dotted.reason.contains("`a.b`"), "{dotted}");
         assert!(Deployment::versioned(" ", "b1").resolve().is_err());
         assert!(Deployment::versioned("images", "").resolve().is_err());
     }

@@ -12,6 +12,7 @@ mod deployment;
 mod executor;
 mod health;
 mod heartbeat;
+mod invalid_option;
 mod lag;
 mod ledger;
 mod options;
@@ -35,6 +36,7 @@ use std::thread::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use deployment::{Deployment, VersioningMode};
+pub use invalid_option::InvalidOption;
 pub use lag::Lag;
 pub use options::WorkerOptions;
 pub use pollers::Pollers;
@@ -56,7 +58,7 @@ pub enum WorkerError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
     /// The namespace does not exist on the server.
-    #[error("namespace `{namespace}` does not exist on {address}; check the namespace (ConnectionOptions::namespace, --namespace or TEMPORAL_NAMESPACE) (on Temporal Cloud it is `<name>.<account>`)")]
+    #[error("namespace `{namespace}` does not exist on {address}; check ConnectionOptions::namespace (on Temporal Cloud it is `<name>.<account>`)")]
     UnknownNamespace {
         /// The namespace asked for.
         namespace: String,
@@ -90,8 +92,8 @@ pub enum WorkerError {
     Isolated(String),
     /// A setting that cannot work (poller bounds, rate limits, deployment versioning,
     /// slots and per-type limits).
-    #[error("{0}")]
-    InvalidOption(String),
+    #[error(transparent)]
+    InvalidOption(#[from] InvalidOption),
 }
 
 /// Builds and starts a worker.

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::invalid_option::InvalidOption;
+
 /// How many polls a worker keeps open. [`Pollers::Auto`] by default.
 ///
 /// ```
@@ -68,7 +70,7 @@ impl Pollers {
 
     /// What the worker does on a namespace that does (or does not) ask workers to enrol;
     /// an error names the setting that cannot work.
-    pub(crate) fn resolve(self, auto_enroll: bool) -> Result<Behavior, String> {
+    pub(crate) fn resolve(self, auto_enroll: bool) -> Result<Behavior, InvalidOption> {
         match self {
             Pollers::Auto if auto_enroll => Ok(Behavior::Autoscaling {
                 minimum: Pollers::DEFAULT_MINIMUM,
@@ -76,7 +78,7 @@ impl Pollers {
                 maximum: Pollers::DEFAULT_MAXIMUM,
             }),
             Pollers::Auto => Ok(Behavior::Fixed(Pollers::DEFAULT_INITIAL)),
-            Pollers::Fixed(0) => Err("pollers (--pollers) must be at least 1".to_owned()),
+            Pollers::Fixed(0) => Err(invalid("must be at least 1".to_owned())),
             Pollers::Fixed(count) => Ok(Behavior::Fixed(count)),
             Pollers::Autoscaling {
                 minimum,
@@ -93,12 +95,16 @@ impl Pollers {
                 minimum,
                 initial,
                 maximum,
-            } => Err(format!(
-                "poller autoscaling needs 1 <= minimum <= initial <= maximum, got minimum \
-                 {minimum}, initial {initial}, maximum {maximum}; fix --pollers MIN..MAX"
-            )),
+            } => Err(invalid(format!(
+                "autoscaling needs 1 <= minimum <= initial <= maximum, got minimum {minimum}, \
+                 initial {initial}, maximum {maximum}"
+            ))),
         }
     }
+}
+
+fn invalid(reason: String) -> InvalidOption {
+    InvalidOption::new("pollers", "--pollers", reason)
 }
 
 /// The poller setting a worker runs with, once the namespace is known.
@@ -342,7 +348,8 @@ mod tests {
         assert_eq!(Pollers::Fixed(3).resolve(true).unwrap(), Behavior::Fixed(3));
         assert!(Pollers::Fixed(0).resolve(false).is_err());
         let error = Pollers::autoscaling(2, 1, 10).resolve(false).unwrap_err();
-        assert!(error.contains("minimum 2, initial 1"), "{error}");
+        assert_eq!(error.option, "pollers");
+        assert!(error.reason.contains("minimum 2, initial 1"), "{error}");
         assert!(Pollers::autoscaling(0, 1, 10).resolve(false).is_err());
     }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::invalid_option::InvalidOption;
+
 /// Spaces events by a fixed period; cheap enough to sit before every poll.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -44,10 +46,16 @@ impl RateLimiter {
 }
 
 /// Checks a rate given in the options or on the command line.
-pub(crate) fn validate(name: &str, rate: Option<f64>) -> Result<(), String> {
+pub(crate) fn validate(
+    option: &'static str,
+    flag: &'static str,
+    rate: Option<f64>,
+) -> Result<(), InvalidOption> {
     match rate {
-        Some(rate) if !(rate.is_finite() && rate > 0.0) => Err(format!(
-            "{name} must be a positive number of activities per second, got {rate}"
+        Some(rate) if !(rate.is_finite() && rate > 0.0) => Err(InvalidOption::new(
+            option,
+            flag,
+            format!("must be a positive number of activities per second, got {rate}"),
         )),
         _ => Ok(()),
     }
@@ -75,12 +83,16 @@ mod tests {
     fn no_limit_and_bad_limits() {
         assert!(RateLimiter::new(None).is_none());
         assert!(RateLimiter::new(Some(0.0)).is_none());
-        assert!(validate("--max-activities-per-second", Some(0.5)).is_ok());
-        assert!(validate("x", None).is_ok());
-        let error = validate("--max-activities-per-second", Some(-1.0)).unwrap_err();
-        assert!(error.contains("--max-activities-per-second"), "{error}");
-        assert!(validate("x", Some(f64::NAN)).is_err());
-        assert!(validate("x", Some(0.0)).is_err());
+        let check = |rate| validate("rate", "--rate", rate);
+        assert!(check(Some(0.5)).is_ok());
+        assert!(check(None).is_ok());
+        let error = check(Some(-1.0)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid rate: must be a positive number of activities per second, got -1"
+        );
+        assert!(check(Some(f64::NAN)).is_err());
+        assert!(check(Some(0.0)).is_err());
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use super::contact::Contact;
 use super::executor::isolated::ChildPool;
 use super::executor::Executors;
 use super::health::{self, Health};
+use super::invalid_option::InvalidOption;
 use super::lag::LagMonitor;
 use super::ledger::InFlight;
 use super::poll::Polling;
@@ -54,7 +55,7 @@ pub(super) async fn start(
     metrics: &WorkerMetrics,
     health: &Arc<Health>,
 ) -> Result<Started, WorkerError> {
-    check_options(options).map_err(WorkerError::InvalidOption)?;
+    check_options(options)?;
     let metrics_address = start_metrics(options, metrics).await?;
     start_health(options, health).await?;
     // The default build id reads the executable: off this thread, while connecting.
@@ -64,11 +65,11 @@ pub(super) async fn start(
     let deployment = deployment
         .await
         .expect("resolving the deployment does not panic")
-        .map_err(WorkerError::InvalidOption)?;
+        .map_err(WorkerError::from)?;
     let behavior = options
         .pollers
         .resolve(capabilities.poller_autoscaling_auto_enroll)
-        .map_err(WorkerError::InvalidOption)?;
+        .map_err(WorkerError::from)?;
     let gate = PollerGate::new(behavior, capabilities.poller_autoscaling);
     Ok(Started {
         client,
@@ -80,17 +81,19 @@ pub(super) async fn start(
 }
 
 /// Settings that cannot work stop the worker before it connects.
-fn check_options(options: &WorkerOptions) -> Result<(), String> {
+fn check_options(options: &WorkerOptions) -> Result<(), InvalidOption> {
     options.pollers.resolve(false)?;
     if let Slots::ResourceBased(resource) = &options.slots {
         resource.validate()?;
     }
     rate_limit::validate(
-        "max_activities_per_second (--max-activities-per-second)",
+        "max_activities_per_second",
+        "--max-activities-per-second",
         options.max_activities_per_second,
     )?;
     rate_limit::validate(
-        "max_task_queue_activities_per_second (--max-task-queue-activities-per-second)",
+        "max_task_queue_activities_per_second",
+        "--max-task-queue-activities-per-second",
         options.max_task_queue_activities_per_second,
     )?;
     // With a stand-in for the default build id, which is computed later, off this thread.
@@ -224,7 +227,7 @@ pub(super) async fn connect(
         stalls,
     } = local;
     let type_limits =
-        TypeLimits::new(&registry, &options.activity_limits).map_err(WorkerError::InvalidOption)?;
+        TypeLimits::new(&registry, &options.activity_limits).map_err(WorkerError::from)?;
     start_children(&registry, &options, &metrics, &executors).await?;
     let health = Arc::new(Health::default());
     let Started {
@@ -341,12 +344,12 @@ mod tests {
         assert_eq!(check_options(&options), Ok(()));
         options.max_activities_per_second = Some(-2.0);
         let error = check_options(&options).unwrap_err();
-        assert!(error.contains("--max-activities-per-second"), "{error}");
+        assert_eq!(error.option, "max_activities_per_second");
 
         let mut options = WorkerOptions::new("q");
         options.deployment.name = Some("images".to_owned());
         let error = check_options(&options).unwrap_err();
-        assert!(error.contains("--build-id"), "{error}");
+        assert_eq!(error.option, "deployment.build_id");
 
         let mut options = WorkerOptions::new("q");
         options.pollers = crate::worker::Pollers::autoscaling(5, 1, 3);

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::attempt::{Attempt, CancelReason};
 use crate::error::ActivityError;
 use crate::registry::Registry;
+use crate::worker::invalid_option::InvalidOption;
 
 /// Held by a running attempt of a limited type.
 pub(crate) type TypePermit = OwnedSemaphorePermit;
@@ -32,20 +33,28 @@ pub(crate) struct TypeLimits {
     by_type: HashMap<String, (usize, Arc<Semaphore>)>,
 }
 
+fn invalid_limit(reason: String) -> InvalidOption {
+    InvalidOption::new("activity_limits", "--max-concurrent", reason)
+}
+
 impl TypeLimits {
     /// The descriptors' limits, overridden by `overrides` (the worker's options); an
     /// error names the setting to fix.
     pub(crate) fn new(
         registry: &Registry,
         overrides: &BTreeMap<String, usize>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InvalidOption> {
         let mut limits: BTreeMap<String, usize> = BTreeMap::new();
         for descriptor in registry.iter() {
             match descriptor.max_concurrent {
                 Some(0) => {
-                    return Err(format!(
-                        "activity `{}` ({}) has max_concurrent 0; a limit must be at least 1",
-                        descriptor.name, descriptor.location
+                    return Err(InvalidOption::new(
+                        "#[activity(max_concurrent)]",
+                        "#[activity(max_concurrent)]",
+                        format!(
+                            "activity `{}` ({}) has 0; a limit must be at least 1",
+                            descriptor.name, descriptor.location
+                        ),
                     ))
                 }
                 Some(limit) => {
@@ -56,19 +65,19 @@ impl TypeLimits {
         }
         for (activity_type, &limit) in overrides {
             if limit == 0 {
-                return Err(format!(
-                    "--max-concurrent {activity_type}=0: a limit must be at least 1; remove it \
-                     to leave `{activity_type}` unlimited"
-                ));
+                return Err(invalid_limit(format!(
+                    "`{activity_type}` has 0: a limit must be at least 1; remove it to leave \
+                     `{activity_type}` unlimited"
+                )));
             }
             // A type the dynamic activity would serve can be limited by name too.
             if registry.get(activity_type).is_none() && registry.dynamic().is_none() {
                 let served: Vec<&str> = registry.names().collect();
-                return Err(format!(
-                    "--max-concurrent names `{activity_type}`, which this worker does not \
-                     serve; its activities are: {}",
+                return Err(invalid_limit(format!(
+                    "names `{activity_type}`, which this worker does not serve; its activities \
+                     are: {}",
                     served.join(", ")
-                ));
+                )));
             }
             limits.insert(activity_type.clone(), limit);
         }
@@ -165,11 +174,17 @@ mod tests {
 
         let zero = BTreeMap::from([("light".to_owned(), 0)]);
         let error = TypeLimits::new(&registry(), &zero).unwrap_err();
-        assert!(error.starts_with("--max-concurrent light=0"), "{error}");
+        assert_eq!(error.option, "activity_limits");
+        assert!(
+            error
+                .on_command_line()
+                .starts_with("invalid --max-concurrent: `light` has 0"),
+            "{error}"
+        );
         let unknown = BTreeMap::from([("hevy".to_owned(), 3)]);
         let error = TypeLimits::new(&registry(), &unknown).unwrap_err();
         assert!(
-            error.contains("`hevy`") && error.contains("heavy, light"),
+            error.reason.contains("`hevy`") && error.reason.contains("heavy, light"),
             "{error}"
         );
     }

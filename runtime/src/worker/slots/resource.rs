@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::pid::{Controller, Decision};
 use super::usage::Sampler;
 use super::{SlotPermit, SlotSupplier};
+use crate::worker::invalid_option::InvalidOption;
 
 /// Slots issued while CPU and memory stay under targets, instead of a fixed number: set
 /// [`Slots::ResourceBased`](super::Slots::ResourceBased)
@@ -66,22 +67,28 @@ impl ResourceBasedSlots {
     }
 
     /// Settings that cannot work, named as the option and as the flag that sets them.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        for (flag, target) in [
-            ("target_memory (--target-memory)", self.target_memory),
-            ("target_cpu (--target-cpu)", self.target_cpu),
+    pub(crate) fn validate(&self) -> Result<(), InvalidOption> {
+        for (option, flag, target) in [
+            ("slots.target_memory", "--target-memory", self.target_memory),
+            ("slots.target_cpu", "--target-cpu", self.target_cpu),
         ] {
             if !(target > 0.0 && target <= 1.0) {
-                return Err(format!(
-                    "{flag} must be a fraction above 0 and at most 1 (0.8 is 80 %), got {target}"
+                return Err(InvalidOption::new(
+                    option,
+                    flag,
+                    format!("must be a fraction above 0 and at most 1 (0.8 is 80 %), got {target}"),
                 ));
             }
         }
         if self.minimum_slots > self.maximum_slots || self.maximum_slots == 0 {
-            return Err(format!(
-                "resource-based slots need 0 <= minimum <= maximum and maximum >= 1, got \
-                 minimum {} and maximum {}",
-                self.minimum_slots, self.maximum_slots
+            return Err(InvalidOption::new(
+                "slots",
+                "--resource-based-slots",
+                format!(
+                    "resource-based slots need 0 <= minimum <= maximum and maximum >= 1, got \
+                     minimum {} and maximum {}",
+                    self.minimum_slots, self.maximum_slots
+                ),
             ));
         }
         Ok(())
@@ -149,12 +156,12 @@ mod tests {
     fn bad_targets_and_bounds_are_refused() {
         assert_eq!(ResourceBasedSlots::new(0.8, 1.0).validate(), Ok(()));
         let error = ResourceBasedSlots::new(80.0, 0.8).validate().unwrap_err();
-        assert!(
-            error.starts_with("target_memory (--target-memory)"),
-            "{error}"
-        );
+        assert_eq!(error.option, "slots.target_memory");
+        assert!(error
+            .on_command_line()
+            .starts_with("invalid --target-memory"));
         let error = ResourceBasedSlots::new(0.8, 0.0).validate().unwrap_err();
-        assert!(error.starts_with("target_cpu (--target-cpu)"), "{error}");
+        assert_eq!(error.option, "slots.target_cpu");
         assert!(ResourceBasedSlots::new(f64::NAN, 0.5).validate().is_err());
         let mut slots = ResourceBasedSlots::new(0.8, 0.8);
         slots.minimum_slots = 20;
