@@ -13,10 +13,11 @@ pub use crate::main_entry::{run_main, MainDefaults};
 pub use crate::payload::{encode_json, DecodeViaSerde, EncodeViaSerde, Probe};
 // The probe's plain level and its protobuf level (no impl without the `protobuf`
 // feature), above serde; see `payload/probe.rs`.
+pub use crate::invoke::{BoxOutcome, Outcome};
 pub use crate::payload::{
     DecodeViaPlain, DecodeViaProto, EncodeViaPlain, EncodeViaProto, ProtoSerdeBound, SerdeBound,
 };
-pub use crate::registry::{ActivityDescriptor, BoxOutcome, Invoker, Outcome, SourceLocation};
+pub use crate::registry::{ActivityDescriptor, Invoker, SourceLocation};
 
 /// The descriptor `#[activity]` submits; a `const fn`, so that it can be a static.
 pub const fn descriptor(

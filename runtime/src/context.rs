@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::attempt::{Attempt, CancelReason};
 use crate::error::{failure_type, ActivityError};
-use crate::interceptor::InterceptorChain;
 use crate::payload::{decode_json, encode_json};
 use crate::payload::{from_wire, Payload};
 use crate::proto::service::PollActivityTaskQueueResponse;
@@ -151,12 +150,25 @@ pub struct ActivityContext {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+/// What runs on details a heartbeat records before the worker sends them: the
+/// interceptors' outbound hook (`InterceptorChain::heartbeat_hook`).
+pub(crate) type HeartbeatHook = Arc<dyn Fn(&ActivityInfo, &mut Payload) + Send + Sync>;
+
 struct Inner {
     info: ActivityInfo,
     attempt: Arc<Attempt>,
-    /// The worker's interceptors, for the outbound hooks; `None` when there are none.
-    interceptors: Option<InterceptorChain>,
+    /// The worker's interceptors' heartbeat hook; `None` when there are none.
+    heartbeat_hook: Option<HeartbeatHook>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("info", &self.info)
+            .field("attempt", &self.attempt)
+            .field("heartbeat_hook", &self.heartbeat_hook.is_some())
+            .finish()
+    }
 }
 
 impl ActivityContext {
@@ -172,25 +184,24 @@ impl ActivityContext {
             inner: Arc::new(Inner {
                 info,
                 attempt,
-                interceptors: None,
+                heartbeat_hook: None,
             }),
         }
     }
 
-    /// This context with `chain`'s outbound hooks (heartbeat) in its calls.
-    pub(crate) fn intercepted(self, chain: &InterceptorChain) -> Self {
+    /// This context with `hook` run on the details of every heartbeat it records.
+    pub(crate) fn with_heartbeat_hook(self, hook: Option<HeartbeatHook>) -> Self {
         let Inner { info, attempt, .. } =
             Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
                 info: shared.info.clone(),
                 attempt: shared.attempt.clone(),
-                interceptors: None,
+                heartbeat_hook: None,
             });
-        let interceptors = (!chain.is_empty()).then(|| chain.clone());
         ActivityContext {
             inner: Arc::new(Inner {
                 info,
                 attempt,
-                interceptors,
+                heartbeat_hook: hook,
             }),
         }
     }
@@ -201,7 +212,7 @@ impl ActivityContext {
             inner: Arc::new(Inner {
                 info,
                 attempt: self.inner.attempt.clone(),
-                interceptors: self.inner.interceptors.clone(),
+                heartbeat_hook: self.inner.heartbeat_hook.clone(),
             }),
         }
     }
@@ -243,8 +254,8 @@ impl ActivityContext {
     /// Records details already encoded (an isolated child's), through the interceptors'
     /// heartbeat hook as [`heartbeat`](Self::heartbeat) would.
     pub(crate) fn heartbeat_payload(&self, mut payload: Payload) {
-        if let Some(interceptors) = &self.inner.interceptors {
-            interceptors.heartbeat(self.info(), &mut payload);
+        if let Some(hook) = &self.inner.heartbeat_hook {
+            hook(self.info(), &mut payload);
         }
         self.inner.attempt.record_heartbeat(payload);
     }

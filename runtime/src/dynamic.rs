@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use crate::context::ActivityContext;
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::{clip, Args, MAX_CAUSE_BYTES};
+use crate::invoke::{BoxOutcome, Outcome};
 use crate::payload::Payload;
 use crate::payload::{decode_bytes, decode_json, DecodeError};
-use crate::registry::{BoxOutcome, Outcome};
 
 /// One call of a dynamic activity: the activity type the caller asked for and its
 /// argument payloads, after the worker's payload codecs.

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::vec;
 
@@ -9,7 +10,11 @@ use crate::attempt::Attempt;
 use crate::error::{failure_type, ActivityError};
 use crate::payload::Payload;
 use crate::payload::{Decoder, Encoder};
-use crate::registry::Outcome;
+
+/// What an activity returns once its result is encoded.
+pub type Outcome = Result<Payload, ActivityError>;
+/// The future of an async activity.
+pub type BoxOutcome = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 
 /// The argument payloads of one activity task, one payload per parameter.
 pub struct Args {

@@ -4,18 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
-use crate::invoke::Args;
-use crate::payload::Payload;
-
-/// What an activity returns once its result is encoded.
-pub type Outcome = Result<Payload, ActivityError>;
-/// The future of an async activity.
-pub type BoxOutcome = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
+use crate::invoke::{Args, BoxOutcome, Outcome};
 
 /// How an activity runs: on the blocking pool, on the activity event loop, or in a child
 /// process. Not public API: the macros build it, and only through `__private`.

@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{ActivityInput, ActivityInterceptor};
-use crate::context::{ActivityContext, ActivityInfo};
+use crate::context::{ActivityContext, ActivityInfo, HeartbeatHook};
 use crate::invoke::Args;
+use crate::invoke::{BoxOutcome, Outcome};
 use crate::payload::Payload;
-use crate::registry::{BoxOutcome, Outcome};
 
 /// Interceptors in the order they were added: the first added is the outermost (it sees
 /// the input first and the outcome last), as with Python's `interceptors=[...]` list.
@@ -100,11 +100,20 @@ impl InterceptorChain {
         .run(input)
     }
 
-    /// The outbound heartbeat hooks, in order.
-    pub(crate) fn heartbeat(&self, info: &ActivityInfo, details: &mut Payload) {
-        for interceptor in self.interceptors.iter() {
-            interceptor.heartbeat(info, details);
+    /// The outbound heartbeat hooks, in order, as a context runs them; `None` for an
+    /// empty chain.
+    pub(crate) fn heartbeat_hook(&self) -> Option<HeartbeatHook> {
+        if self.is_empty() {
+            return None;
         }
+        let chain = self.clone();
+        Some(Arc::new(
+            move |info: &ActivityInfo, details: &mut Payload| {
+                for interceptor in chain.interceptors.iter() {
+                    interceptor.heartbeat(info, details);
+                }
+            },
+        ))
     }
 }
 

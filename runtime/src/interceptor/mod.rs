@@ -51,8 +51,8 @@ use std::pin::Pin;
 pub use chain::{InterceptorChain, NextAsync, NextSync};
 
 use crate::context::{ActivityContext, ActivityInfo};
+use crate::invoke::Outcome;
 use crate::payload::Payload;
-use crate::registry::Outcome;
 
 /// An interceptor's future around an async activity.
 pub type InterceptedFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

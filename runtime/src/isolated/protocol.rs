@@ -134,7 +134,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn of(outcome: crate::registry::Outcome) -> Self {
+    pub(crate) fn of(outcome: crate::invoke::Outcome) -> Self {
         match outcome {
             Ok(payload) => Outcome {
                 result: Some(payload.into()),
@@ -157,7 +157,7 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn into_outcome(self) -> crate::registry::Outcome {
+    pub(crate) fn into_outcome(self) -> crate::invoke::Outcome {
         if let Some(payload) = self.result {
             return Ok(payload.into());
         }

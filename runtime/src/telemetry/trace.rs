@@ -13,10 +13,10 @@ use tracing::{field, Span};
 
 use crate::context::ActivityInfo;
 use crate::error::ActivityError;
+use crate::invoke::Outcome;
 use crate::payload::{ENCODING, JSON_PLAIN};
 use crate::proto::WirePayload;
 use crate::proto::{ApplicationErrorCategory, FailureInfo, Header};
-use crate::registry::Outcome;
 
 #[cfg(feature = "otel")]
 pub mod otel;

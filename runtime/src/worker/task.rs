@@ -17,9 +17,9 @@ use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
+use crate::invoke::Outcome;
 use crate::payload::from_wire;
 use crate::proto::service::PollActivityTaskQueueResponse;
-use crate::registry::Outcome;
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
 use crate::telemetry::trace;
 

@@ -9,7 +9,7 @@ use super::{Executors, Start};
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::invoke::Args;
-use crate::registry::Outcome;
+use crate::invoke::Outcome;
 
 pub(super) async fn run(
     executors: &Executors,

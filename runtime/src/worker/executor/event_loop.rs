@@ -7,7 +7,8 @@ use super::{Executors, Start};
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::invoke::{until_cancelled, Args};
-use crate::registry::{ActivityDescriptor, BoxOutcome, Outcome};
+use crate::invoke::{BoxOutcome, Outcome};
+use crate::registry::ActivityDescriptor;
 use crate::run_blocking::{BlockingScope, SCOPE};
 
 pub(super) async fn run(

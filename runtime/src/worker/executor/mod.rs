@@ -19,9 +19,10 @@ use super::stall::StallWatch;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::interceptor::{ActivityInput, InterceptorChain};
+use crate::invoke::Outcome;
 use crate::payload::Payload;
 use crate::pool::BlockingPool;
-use crate::registry::{ActivityDescriptor, Invoker, Outcome};
+use crate::registry::{ActivityDescriptor, Invoker};
 
 /// Where activities run; never the runtime that talks to the server.
 pub(crate) struct Executors {
@@ -76,7 +77,7 @@ impl Executors {
         if let Invoker::Isolated { memory_limit, .. } = descriptor.invoker {
             return match self.isolated.get() {
                 Some(pool) => {
-                    let ctx = ctx.intercepted(&self.interceptors);
+                    let ctx = ctx.with_heartbeat_hook(self.interceptors.heartbeat_hook());
                     isolated::run(pool, name, memory_limit, ctx, payloads, span).await
                 }
                 None => Err(ActivityError::new(format!(
@@ -88,7 +89,9 @@ impl Executors {
         let start = if self.interceptors.is_empty() {
             Start::Plain(payloads)
         } else {
-            let intercepted = ctx.clone().intercepted(&self.interceptors);
+            let intercepted = ctx
+                .clone()
+                .with_heartbeat_hook(self.interceptors.heartbeat_hook());
             Start::Intercepted(ActivityInput::new(payloads, headers, intercepted))
         };
         match descriptor.invoker {

@@ -136,7 +136,8 @@ mod tests {
     use super::*;
     use crate::context::ActivityContext;
     use crate::invoke::Args;
-    use crate::registry::{ActivityDescriptor, Invoker, Outcome, SourceLocation};
+    use crate::invoke::Outcome;
+    use crate::registry::{ActivityDescriptor, Invoker, SourceLocation};
     use std::time::Duration;
 
     fn noop(_: &ActivityContext, _: Args) -> Outcome {

@@ -21,7 +21,8 @@ use tracing::{info, warn};
 
 use self::in_progress::InProgress;
 use super::spare::{EventLoops, Route};
-use crate::registry::{ActivityDescriptor, BoxOutcome, Outcome};
+use crate::invoke::{BoxOutcome, Outcome};
+use crate::registry::ActivityDescriptor;
 use crate::telemetry::metrics::WorkerMetrics;
 
 /// Shared by every async activity of a worker.

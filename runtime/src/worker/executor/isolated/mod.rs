@@ -20,9 +20,9 @@ use self::process::ChildProcess;
 use crate::attempt::CancelReason;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
+use crate::invoke::Outcome;
 use crate::isolated::protocol::{from_child, reason_code, task_of, to_child, Log, Run};
 use crate::payload::Payload;
-use crate::registry::Outcome;
 
 /// How an attempt in a child ended.
 enum Ended {
