@@ -1,7 +1,7 @@
 // Two activities under one name compile (a macro sees one item at a time), and the
 // registry the worker builds at start refuses them, naming both places.
-use legwork::registry::Registry;
-use legwork::{activity, worker::Worker, worker::WorkerError, worker::WorkerOptions};
+use legwork::{activity, registry::Registry, worker::Worker, worker::WorkerError};
+use legwork::worker::WorkerOptions;
 
 #[activity(name = "greet")]
 fn greet_in_english(name: String) -> String {
@@ -21,12 +21,12 @@ fn main() {
     );
     assert!(error.contains("greet_in_english` at "), "{error}");
     assert!(
-        error.contains("duplicate-names-stop-the-worker.rs:6:4"),
+        error.contains("duplicate-names-stop-the-worker.rs:7:4"),
         "{error}"
     );
     assert!(error.contains("greet_in_french` at "), "{error}");
     assert!(
-        error.contains("duplicate-names-stop-the-worker.rs:11:4"),
+        error.contains("duplicate-names-stop-the-worker.rs:12:4"),
         "{error}"
     );
     // The worker refuses to start, before it connects anywhere.
