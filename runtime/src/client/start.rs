@@ -125,11 +125,10 @@ impl Client {
     /// use legwork_runtime::Payload;
     ///
     /// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// let raw = Payload {
-    ///     metadata: [("encoding".to_owned(), b"binary/plain".to_vec())].into(),
-    ///     data: b"raw bytes".to_vec(),
-    ///     ..Default::default()
-    /// };
+    /// let raw = Payload::new(
+    ///     [("encoding".to_owned(), b"binary/plain".to_vec())].into(),
+    ///     b"raw bytes".to_vec(),
+    /// );
     /// let handle = client
     ///     .start_activity_with_payloads("checksum", ActivityOptions::new("files"), vec![raw])
     ///     .await?;

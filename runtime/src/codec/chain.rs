@@ -28,7 +28,7 @@ use crate::payload::Payload;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let chain = CodecChain::new().then(Zlib::new().always_encode(true));
-/// let payload = Payload { data: b"[1,2,3]".to_vec(), ..Default::default() };
+/// let payload = Payload::new(Default::default(), b"[1,2,3]".to_vec());
 /// let sent = chain.encode(vec![payload.clone()]).await?;
 /// assert_eq!(sent[0].metadata["encoding"], b"binary/zlib");
 /// assert_eq!(chain.decode(sent).await?, vec![payload]);

@@ -89,11 +89,10 @@ pub fn payloads_from_json(body: &[u8]) -> Result<Vec<Payload>, PayloadsJsonError
 /// use legwork::codec::payloads_to_json;
 /// use legwork::Payload;
 ///
-/// let payload = Payload {
-///     metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
-///     data: b"\"Hi\"".to_vec(),
-///     ..Default::default()
-/// };
+/// let payload = Payload::new(
+///     [("encoding".to_string(), b"json/plain".to_vec())].into(),
+///     b"\"Hi\"".to_vec(),
+/// );
 /// assert_eq!(
 ///     payloads_to_json(&[payload]),
 ///     r#"{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkhpIg=="}]}"#
