@@ -145,6 +145,7 @@ pub use legwork_runtime::codec;
 pub use legwork_runtime::connection;
 pub use legwork_runtime::interceptor;
 pub use legwork_runtime::isolated;
+pub use legwork_runtime::storage;
 pub use legwork_runtime::worker;
 
 /// Protobuf messages as activity arguments and results (feature `protobuf`): prost types

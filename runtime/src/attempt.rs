@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::codec::SerializationContext;
 use crate::payload::Payload;
 
 /// Why an activity was cancelled.
@@ -63,6 +64,8 @@ pub(crate) struct Attempt {
     /// `run_blocking` closures still running; the slot waits for them.
     blocking_jobs: AtomicUsize,
     blocking_done: Notify,
+    /// Whose payloads this attempt reports, for codecs and external storage.
+    pub(crate) payload_context: SerializationContext,
 }
 
 /// Marks a `run_blocking` closure as running until dropped.
@@ -104,13 +107,28 @@ impl Attempt {
         worker_shutdown: CancellationToken,
         starter: Option<HeartbeatStarter>,
     ) -> Arc<Self> {
-        Self::build(worker_shutdown, starter, None)
+        Self::build(
+            worker_shutdown,
+            starter,
+            None,
+            SerializationContext::default(),
+        )
+    }
+
+    /// An attempt of a polled task, whose reports carry `payload_context`.
+    pub(crate) fn of_task(
+        worker_shutdown: CancellationToken,
+        starter: HeartbeatStarter,
+        payload_context: SerializationContext,
+    ) -> Arc<Self> {
+        Self::build(worker_shutdown, Some(starter), None, payload_context)
     }
 
     fn build(
         worker_shutdown: CancellationToken,
         starter: Option<HeartbeatStarter>,
         forward: Option<HeartbeatForward>,
+        payload_context: SerializationContext,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Attempt {
             cancel: CancellationToken::new(),
@@ -124,6 +142,7 @@ impl Attempt {
             me: me.clone(),
             blocking_jobs: AtomicUsize::new(0),
             blocking_done: Notify::new(),
+            payload_context,
         })
     }
 
@@ -132,7 +151,12 @@ impl Attempt {
         worker_shutdown: CancellationToken,
         forward: HeartbeatForward,
     ) -> Arc<Self> {
-        Self::build(worker_shutdown, None, Some(forward))
+        Self::build(
+            worker_shutdown,
+            None,
+            Some(forward),
+            SerializationContext::default(),
+        )
     }
 
     /// Cancels the attempt; the first reason given is the one that stays.

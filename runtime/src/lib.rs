@@ -27,6 +27,7 @@ pub mod connection;
 pub mod dev_server;
 pub mod interceptor;
 pub mod isolated;
+pub mod storage;
 pub mod testing;
 pub mod worker;
 

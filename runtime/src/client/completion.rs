@@ -131,7 +131,9 @@ impl AsyncActivityHandle {
     /// retry policy says (a [`non_retryable`](ActivityError::non_retryable) error ends it).
     pub async fn fail(&self, error: ActivityError) -> Result<(), ClientError> {
         let mut failure = error.to_failure();
-        self.client.encode_failure(&mut failure).await?;
+        self.client
+            .encode_failure(&self.payload_context(), &mut failure)
+            .await?;
         let (mut client, namespace, identity) = self.parts();
         match &self.target {
             Target::Token(token) => {
@@ -258,10 +260,31 @@ impl AsyncActivityHandle {
         )
     }
 
+    /// Whose payloads these are, as far as the target says.
+    fn payload_context(&self) -> SerializationContext {
+        match &self.target {
+            Target::Token(_) => self.client.payload_context(""),
+            Target::Ids {
+                workflow_id,
+                run_id,
+                activity_id,
+            } => {
+                let mut context = self.client.payload_context(activity_id);
+                context.workflow_id = (!workflow_id.is_empty()).then(|| workflow_id.clone());
+                context.workflow_run_id = (!run_id.is_empty()).then(|| run_id.clone());
+                context
+            }
+        }
+    }
+
     async fn encoded(&self, payload: Option<Payload>) -> Result<Option<Payloads>, ClientError> {
         match payload {
             Some(payload) => Ok(Some(Payloads {
-                payloads: to_wire(self.client.encode_payloads(vec![payload]).await?),
+                payloads: to_wire(
+                    self.client
+                        .encode_payloads(&self.payload_context(), vec![payload])
+                        .await?,
+                ),
             })),
             None => Ok(None),
         }

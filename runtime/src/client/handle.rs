@@ -11,6 +11,13 @@ pub struct ActivityHandle {
 }
 
 impl ActivityHandle {
+    /// Whose payloads this activity's are.
+    fn payload_context(&self) -> SerializationContext {
+        let mut context = self.client.payload_context(&self.activity_id);
+        context.activity_run_id = self.run_id.clone();
+        context
+    }
+
     /// The activity id.
     pub fn id(&self) -> &str {
         &self.activity_id
@@ -41,7 +48,10 @@ impl ActivityHandle {
                 Ok(response) => {
                     // An empty outcome is the server's long poll expiring: ask again.
                     if let Some(outcome) = response.into_inner().outcome {
-                        let outcome = self.client.decode_outcome(outcome).await?;
+                        let outcome = self
+                            .client
+                            .decode_outcome(&self.payload_context(), outcome)
+                            .await?;
                         if let Some(outcome) = ActivityOutcome::from_proto(outcome) {
                             return Ok(outcome);
                         }
@@ -128,19 +138,24 @@ impl ActivityHandle {
             .into_inner();
         let outcome = match response.outcome {
             Some(outcome) => {
-                ActivityOutcome::from_proto(self.client.decode_outcome(outcome).await?)
+                let context = self.payload_context();
+                ActivityOutcome::from_proto(self.client.decode_outcome(&context, outcome).await?)
             }
             None => None,
         };
         // `raw` stays as the server sent it; the plain fields get decoded payloads.
         let mut description =
             ActivityDescription::from_proto(response.info.unwrap_or_default(), outcome);
+        let context = self.payload_context();
         description.last_heartbeat_details = self
             .client
-            .decode_payloads(std::mem::take(&mut description.last_heartbeat_details))
+            .decode_payloads(
+                &context,
+                std::mem::take(&mut description.last_heartbeat_details),
+            )
             .await?;
         if let Some(mut failure) = description.raw.last_failure.clone() {
-            self.client.decode_failure(&mut failure).await?;
+            self.client.decode_failure(&context, &mut failure).await?;
             description.last_failure = Some(ActivityFailure::from_proto(failure));
         }
         Ok(description)

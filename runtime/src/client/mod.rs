@@ -15,7 +15,7 @@ use temporalio_protos::protos::temporal::api::enums::v1::{
 };
 use tonic::Code;
 
-use crate::codec::CodecChain;
+use crate::codec::{CodecChain, SerializationContext};
 use crate::connection::{
     connect, with_deadline, ApiKeySlot, ServiceClient, LONG_POLL_DEADLINE, UNARY_DEADLINE,
 };
@@ -24,6 +24,7 @@ use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::payload::{from_wire, to_wire, Payload};
 use crate::proto::{service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
 use crate::retry_policy::RetryPolicy;
+use crate::storage::ExternalStorage;
 
 mod codecs;
 mod completion;
@@ -52,6 +53,7 @@ const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(60);
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The server answered an RPC with an error.
     #[error("{operation} failed: {status}")]
@@ -77,6 +79,10 @@ pub enum ClientError {
     /// A payload codec (encryption, compression) failed on an argument or the result.
     #[error("payload codec: {0}")]
     Codec(#[from] crate::codec::CodecError),
+    /// An argument could not be stored externally, or a result could not be fetched
+    /// from external storage.
+    #[error("external storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
     /// An activity with this id is running (conflict policy `Fail`), or is closed and its
     /// id may not be reused (reuse policy).
     #[error("activity {activity_id} is already started (run {run_id})")]
@@ -133,6 +139,7 @@ pub struct Client {
     service: ServiceClient,
     api_key: ApiKeySlot,
     codecs: CodecChain,
+    storage: Option<ExternalStorage>,
     namespace: String,
     identity: String,
 }
@@ -164,6 +171,7 @@ impl Client {
             service,
             api_key,
             codecs: CodecChain::new(),
+            storage: None,
             namespace: options.namespace,
             identity: options.identity,
         })
@@ -173,6 +181,13 @@ impl Client {
     /// and the results it reads, as the workers of these activities do.
     pub fn with_codecs(mut self, codecs: CodecChain) -> Self {
         self.codecs = codecs;
+        self
+    }
+
+    /// Stores large arguments externally and reads results stored externally, as the
+    /// workers of these activities do (see [`crate::storage`]).
+    pub fn with_external_storage(mut self, storage: ExternalStorage) -> Self {
+        self.storage = Some(storage);
         self
     }
 

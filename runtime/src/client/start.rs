@@ -143,7 +143,10 @@ impl Client {
         args: Vec<Payload>,
     ) -> Result<ActivityHandle, ClientError> {
         let activity_id = options.activity_id.clone();
-        let args = self.encode_payloads(args).await?;
+        let mut context = self.payload_context(&activity_id);
+        context.activity_type = Some(activity_type.to_owned());
+        context.task_queue = Some(options.task_queue.clone());
+        let args = self.encode_payloads(&context, args).await?;
         let request = options.into_request(
             &self.namespace,
             &self.identity,

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{CodecError, CodecFuture, PayloadCodec};
+use super::{CodecError, CodecFuture, PayloadCodec, SerializationContext};
 use crate::payload::Payload;
 
 /// Codecs applied in the order they were added on encode, and in reverse on decode:
@@ -76,6 +76,30 @@ impl CodecChain {
     pub async fn decode(&self, mut payloads: Vec<Payload>) -> Result<Vec<Payload>, CodecError> {
         for codec in self.codecs.iter().rev() {
             payloads = guarded(codec.as_ref(), |codec| codec.decode(payloads)).await?;
+        }
+        Ok(payloads)
+    }
+
+    /// [`encode`](Self::encode) with each codec told whose payloads these are.
+    pub async fn encode_in(
+        &self,
+        context: &SerializationContext,
+        mut payloads: Vec<Payload>,
+    ) -> Result<Vec<Payload>, CodecError> {
+        for codec in &self.codecs {
+            payloads = guarded(codec.as_ref(), |codec| codec.encode_in(context, payloads)).await?;
+        }
+        Ok(payloads)
+    }
+
+    /// [`decode`](Self::decode) with each codec told whose payloads these are.
+    pub async fn decode_in(
+        &self,
+        context: &SerializationContext,
+        mut payloads: Vec<Payload>,
+    ) -> Result<Vec<Payload>, CodecError> {
+        for codec in self.codecs.iter().rev() {
+            payloads = guarded(codec.as_ref(), |codec| codec.decode_in(context, payloads)).await?;
         }
         Ok(payloads)
     }

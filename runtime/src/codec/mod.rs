@@ -30,6 +30,7 @@
 
 mod aes;
 mod chain;
+mod context;
 mod error;
 mod json;
 mod server;
@@ -46,6 +47,7 @@ use crate::payload::Payload;
 
 pub use aes::Aes256Gcm;
 pub use chain::CodecChain;
+pub use context::SerializationContext;
 pub use error::CodecError;
 pub use json::{payloads_from_json, payloads_to_json, PayloadsJsonError};
 pub use server::{serve, CodecServer};
@@ -112,6 +114,28 @@ pub trait PayloadCodec: Send + Sync + 'static {
     /// Decodes payloads received from the server; passes through those it did not encode.
     fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_>;
 
+    /// Encodes payloads of `context` (whose they are: namespace, workflow, activity),
+    /// which the worker and the client pass, so that a key can be chosen per workflow or
+    /// per tenant. By default [`encode`](Self::encode): existing codecs ignore it.
+    fn encode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        let _ = context;
+        self.encode(payloads)
+    }
+
+    /// Decodes payloads of `context`; by default [`decode`](Self::decode).
+    fn decode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        let _ = context;
+        self.decode(payloads)
+    }
+
     /// The codec's name in errors; the type's name unless overridden.
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
@@ -127,6 +151,22 @@ impl<T: PayloadCodec + ?Sized> PayloadCodec for Arc<T> {
         (**self).decode(payloads)
     }
 
+    fn encode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        (**self).encode_in(context, payloads)
+    }
+
+    fn decode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        (**self).decode_in(context, payloads)
+    }
+
     fn name(&self) -> &str {
         (**self).name()
     }
@@ -139,6 +179,22 @@ impl<T: PayloadCodec + ?Sized> PayloadCodec for Box<T> {
 
     fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
         (**self).decode(payloads)
+    }
+
+    fn encode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        (**self).encode_in(context, payloads)
+    }
+
+    fn decode_in<'a>(
+        &'a self,
+        context: &'a SerializationContext,
+        payloads: Vec<Payload>,
+    ) -> CodecFuture<'a> {
+        (**self).decode_in(context, payloads)
     }
 
     fn name(&self) -> &str {

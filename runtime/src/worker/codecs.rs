@@ -12,24 +12,37 @@ use std::sync::Arc;
 use super::spare::EventLoops;
 
 use super::respond::Report;
-use crate::codec::{CodecChain, CodecError};
+use crate::codec::{CodecChain, CodecError, SerializationContext};
 use crate::error::{failure_type, ActivityError};
 use crate::payload::{from_wire, to_wire, Payload};
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::proto::{Failure, FailureInfo, Payloads};
+use crate::storage::{is_reference, unreadable_reference, ExternalStorage, StorageError};
 
-/// The chain, and where it runs.
+/// The chain and the external storage, and where they run.
 #[derive(Clone)]
 pub(crate) struct WorkerCodecs {
     chain: CodecChain,
+    storage: Option<ExternalStorage>,
     loops: Arc<EventLoops>,
 }
 
+/// Why payloads could not be encoded or decoded.
+enum PayloadError {
+    Codec(CodecError),
+    Storage(StorageError),
+}
+
 impl WorkerCodecs {
-    /// `None` for an empty chain: nothing to do, and no hop to the event loop.
-    pub(crate) fn new(chain: &CodecChain, loops: &Arc<EventLoops>) -> Option<Self> {
-        (!chain.is_empty()).then(|| WorkerCodecs {
+    /// `None` without codecs or storage: nothing to do, and no hop to the event loop.
+    pub(crate) fn new(
+        chain: &CodecChain,
+        storage: Option<&ExternalStorage>,
+        loops: &Arc<EventLoops>,
+    ) -> Option<Self> {
+        (!chain.is_empty() || storage.is_some()).then(|| WorkerCodecs {
             chain: chain.clone(),
+            storage: storage.cloned(),
             loops: loops.clone(),
         })
     }
@@ -39,6 +52,7 @@ impl WorkerCodecs {
     pub(crate) async fn decode_task(
         &self,
         task: &mut PollActivityTaskQueueResponse,
+        context: &SerializationContext,
     ) -> Result<(), ActivityError> {
         for payloads in [&mut task.input, &mut task.heartbeat_details]
             .into_iter()
@@ -46,28 +60,36 @@ impl WorkerCodecs {
         {
             let coded = from_wire(std::mem::take(&mut payloads.payloads));
             payloads.payloads = to_wire(
-                self.run(coded, false)
+                self.run(coded, false, context)
                     .await
-                    .map_err(|error| codec_failure("decode", error))?,
+                    .map_err(|error| payload_failure("decode", error))?,
             );
         }
         Ok(())
     }
 
     /// Encodes one payload about to be sent (heartbeat details).
-    pub(crate) async fn encode_one(&self, payload: Payload) -> Result<Payload, ActivityError> {
+    pub(crate) async fn encode_one(
+        &self,
+        payload: Payload,
+        context: &SerializationContext,
+    ) -> Result<Payload, ActivityError> {
         let mut encoded = self
-            .run(vec![payload], true)
+            .run(vec![payload], true, context)
             .await
-            .map_err(|error| codec_failure("encode", error))?;
+            .map_err(|error| payload_failure("encode", error))?;
         one(&mut encoded)
     }
 
     /// Encodes every payload of a report. A result that cannot be encoded becomes a
     /// failure; a failure whose details cannot be encoded is sent without them.
-    pub(crate) async fn encode_report(&self, report: Report) -> Report {
+    pub(crate) async fn encode_report(
+        &self,
+        report: Report,
+        context: &SerializationContext,
+    ) -> Report {
         match report {
-            Report::Completed(result) => match self.encode_one(result).await {
+            Report::Completed(result) => match self.encode_one(result, context).await {
                 Ok(result) => Report::Completed(result),
                 Err(error) => Report::Failed {
                     failure: Box::new(error.to_failure()),
@@ -78,73 +100,158 @@ impl WorkerCodecs {
                 mut failure,
                 last_heartbeat,
             } => {
-                self.encode_failure(&mut failure).await;
+                self.encode_failure(&mut failure, context).await;
                 Report::Failed {
                     failure,
-                    last_heartbeat: self.encode_optional(last_heartbeat).await,
+                    last_heartbeat: self.encode_optional(last_heartbeat, context).await,
                 }
             }
             Report::Canceled { details } => Report::Canceled {
-                details: self.encode_optional(details).await,
+                details: self.encode_optional(details, context).await,
             },
         }
     }
 
-    async fn encode_failure(&self, failure: &mut Failure) {
+    async fn encode_failure(&self, failure: &mut Failure, context: &SerializationContext) {
         if let Some(FailureInfo::ApplicationFailureInfo(info)) = &mut failure.failure_info {
             if let Some(details) = info.details.take() {
-                info.details =
-                    self.run(from_wire(details.payloads), true)
-                        .await
-                        .ok()
-                        .map(|payloads| Payloads {
-                            payloads: to_wire(payloads),
-                        });
+                info.details = self
+                    .run(from_wire(details.payloads), true, context)
+                    .await
+                    .ok()
+                    .map(|payloads| Payloads {
+                        payloads: to_wire(payloads),
+                    });
             }
         }
     }
 
-    async fn encode_optional(&self, payload: Option<Payload>) -> Option<Payload> {
+    async fn encode_optional(
+        &self,
+        payload: Option<Payload>,
+        context: &SerializationContext,
+    ) -> Option<Payload> {
         match payload {
-            Some(payload) => self.encode_one(payload).await.ok(),
+            Some(payload) => self.encode_one(payload, context).await.ok(),
             None => None,
         }
     }
 
-    async fn run(&self, payloads: Vec<Payload>, encode: bool) -> Result<Vec<Payload>, CodecError> {
-        let chain = self.chain.clone();
+    /// Codecs then storage on the way out, storage then codecs on the way in (the SDKs'
+    /// order), on the event loop.
+    async fn run(
+        &self,
+        payloads: Vec<Payload>,
+        encode: bool,
+        context: &SerializationContext,
+    ) -> Result<Vec<Payload>, PayloadError> {
+        let (chain, storage, context) = (self.chain.clone(), self.storage.clone(), context.clone());
         let expected = payloads.len();
         let coded = self
             .loops
             .place()
             .spawn(async move {
                 if encode {
-                    chain.encode(payloads).await
+                    let encoded = chain
+                        .encode_in(&context, payloads)
+                        .await
+                        .map_err(PayloadError::Codec)?;
+                    match &storage {
+                        Some(storage) => storage
+                            .offload(&context, encoded)
+                            .await
+                            .map_err(PayloadError::Storage),
+                        None => Ok(encoded),
+                    }
                 } else {
-                    chain.decode(payloads).await
+                    let fetched = match &storage {
+                        Some(storage) => storage
+                            .fetch(&context, payloads)
+                            .await
+                            .map_err(PayloadError::Storage)?,
+                        None => payloads,
+                    };
+                    chain
+                        .decode_in(&context, fetched)
+                        .await
+                        .map_err(PayloadError::Codec)
                 }
             })
             .await
             .unwrap_or_else(|error| {
-                Err(CodecError::failed(
+                Err(PayloadError::Codec(CodecError::failed(
                     "codec chain",
                     format!("its task ended: {error}"),
-                ))
+                )))
             })?;
         if coded.len() != expected {
-            return Err(CodecError::malformed(
+            return Err(PayloadError::Codec(CodecError::malformed(
                 "codec chain",
                 format!("{expected} payloads went in, {} came out", coded.len()),
-            ));
+            )));
         }
         Ok(coded)
     }
+}
+
+/// Without codecs or storage: a task whose payloads hold a storage reference fails with
+/// the typed failure, not as an argument that does not decode.
+pub(crate) fn refuse_references(task: &PollActivityTaskQueueResponse) -> Result<(), ActivityError> {
+    for payloads in [&task.input, &task.heartbeat_details].into_iter().flatten() {
+        // Only a payload whose metadata says reference is copied and parsed.
+        let suspects: Vec<Payload> = payloads
+            .payloads
+            .iter()
+            .filter(|payload| is_reference(&payload.metadata))
+            .map(|payload| Payload::from(payload.clone()))
+            .collect();
+        if let Some(error) = unreadable_reference(&suspects) {
+            return Err(payload_failure("decode", PayloadError::Storage(error)));
+        }
+    }
+    Ok(())
+}
+
+/// Whose payloads a task carries, read from the task before its info is built.
+pub(crate) fn task_context(
+    task: &PollActivityTaskQueueResponse,
+    namespace: &str,
+    task_queue: &str,
+) -> SerializationContext {
+    let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    let workflow = task.workflow_execution.as_ref();
+    let mut context = SerializationContext::default();
+    context.namespace = non_empty(&task.workflow_namespace).unwrap_or_else(|| namespace.to_owned());
+    context.task_queue = Some(task_queue.to_owned());
+    context.activity_type = task.activity_type.as_ref().map(|t| t.name.clone());
+    context.activity_id = non_empty(&task.activity_id);
+    context.activity_run_id = non_empty(&task.activity_run_id);
+    context.workflow_id = workflow.and_then(|w| non_empty(&w.workflow_id));
+    context.workflow_run_id = workflow.and_then(|w| non_empty(&w.run_id));
+    context.workflow_type = task.workflow_type.as_ref().and_then(|t| non_empty(&t.name));
+    context
 }
 
 fn one(payloads: &mut Vec<Payload>) -> Result<Payload, ActivityError> {
     payloads
         .pop()
         .ok_or_else(|| ActivityError::new("the codec chain returned no payload"))
+}
+
+/// A codec's or the storage's failure as the attempt's.
+fn payload_failure(direction: &str, error: PayloadError) -> ActivityError {
+    match error {
+        PayloadError::Codec(error) => codec_failure(direction, error),
+        PayloadError::Storage(error) => {
+            let failure = ActivityError::new(format!("could not {direction} payloads: {error}"))
+                .with_type(error.failure_type());
+            if error.is_retryable() {
+                failure
+            } else {
+                failure.non_retryable()
+            }
+        }
+    }
 }
 
 /// A codec's failure as the attempt's: a key that is missing or a service that did not

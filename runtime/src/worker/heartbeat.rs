@@ -80,7 +80,7 @@ pub(crate) async fn send_heartbeat(
         None => Some(details),
         // Sent without details rather than not at all: the heartbeat still keeps the
         // attempt alive.
-        Some(codecs) => match codecs.encode_one(details).await {
+        Some(codecs) => match codecs.encode_one(details, &attempt.payload_context).await {
             Ok(details) => Some(details),
             Err(error) => {
                 warn!(%error, "heartbeat details could not be encoded; sent without them");

@@ -9,6 +9,7 @@ use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::interceptor::InterceptorChain;
 use crate::isolated::IsolatedOptions;
+use crate::storage::ExternalStorage;
 
 /// Settings of one activity worker. Start from [`WorkerOptions::new`] and change fields.
 ///
@@ -85,6 +86,11 @@ pub struct WorkerOptions {
     /// Payload codecs (encryption, compression) applied to every payload read or written:
     /// arguments, results, heartbeat and failure details; not headers. Empty by default.
     pub codecs: CodecChain,
+    /// Payloads of a threshold size or more (256 KiB by default) stored outside Temporal,
+    /// and references from other workers and SDKs read back; see
+    /// [`crate::storage`]. `None`, the default, stores nothing externally, and a reference
+    /// fails the attempt with `ExternalStorageDriverNotFound`.
+    pub external_storage: Option<ExternalStorage>,
     /// Interceptors around every attempt and its heartbeats, outermost first; they run
     /// where the activity runs (see [`crate::interceptor`]). Empty by default.
     pub interceptors: InterceptorChain,
@@ -116,6 +122,7 @@ impl WorkerOptions {
             stall_threshold: Duration::from_millis(100),
             metrics_bind: None,
             codecs: CodecChain::new(),
+            external_storage: None,
             interceptors: InterceptorChain::new(),
             isolated: IsolatedOptions::default(),
         }

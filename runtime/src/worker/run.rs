@@ -21,6 +21,7 @@ use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
 use super::slots::TypeLimits;
 use super::startup::{connect, Local};
 use super::{Ready, WorkerOptions};
+use crate::codec::SerializationContext;
 use crate::connection::{ApiKeySlot, ServiceClient};
 use crate::proto::WorkerDeploymentOptions;
 use crate::registry::Registry;
@@ -89,9 +90,9 @@ pub(super) struct Stats {
 
 impl Shared {
     /// `report` as the server must see it: through the payload codecs, if any.
-    pub(super) async fn encoded(&self, report: Report) -> Report {
+    pub(super) async fn encoded(&self, report: Report, context: &SerializationContext) -> Report {
         match &self.codecs {
-            Some(codecs) => codecs.encode_report(report).await,
+            Some(codecs) => codecs.encode_report(report, context).await,
             None => report,
         }
     }

@@ -199,7 +199,11 @@ impl Local {
         );
         let stalls = Arc::new(AtomicU64::new(0));
         let executors = executors(&options, event_loop, stalls.clone(), &metrics);
-        let codecs = WorkerCodecs::new(&options.codecs, &executors.loops);
+        let codecs = WorkerCodecs::new(
+            &options.codecs,
+            options.external_storage.as_ref(),
+            &executors.loops,
+        );
         Local {
             options,
             registry,

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 use tracing::{debug, Span};
 
+use super::codecs::{refuse_references, task_context};
 use super::executor::{local_timeout_buffer, TaskInput};
 use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
 use super::respond::Report;
 use super::run::Shared;
 use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
+use crate::codec::SerializationContext;
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Outcome;
@@ -32,9 +34,14 @@ pub(super) async fn handle_task(
     mut task: Box<PollActivityTaskQueueResponse>,
     mut permit: SlotPermit,
 ) {
+    let payload_context = task_context(
+        &task,
+        &shared.options.connection.namespace,
+        &shared.options.task_queue,
+    );
     let decoded = match &shared.codecs {
-        Some(codecs) => codecs.decode_task(&mut task).await,
-        None => Ok(()),
+        Some(codecs) => codecs.decode_task(&mut task, &payload_context).await,
+        None => refuse_references(&task),
     };
     let Prepared {
         activity,
@@ -47,7 +54,7 @@ pub(super) async fn handle_task(
         acked,
         attempt,
         ctx,
-    } = prepare(&shared, task);
+    } = prepare(&shared, task, payload_context);
     let mut type_permit = None;
     let outcome = match (decoded, shared.registry.resolve(&activity)) {
         (Err(error), _) => Err(error),
@@ -103,7 +110,11 @@ struct Prepared {
 
 /// Takes the task apart and registers the attempt as outstanding. Not async, so that
 /// nothing of the task, or of the info the context now owns, outlives it.
-fn prepare(shared: &Arc<Shared>, task: Box<PollActivityTaskQueueResponse>) -> Prepared {
+fn prepare(
+    shared: &Arc<Shared>,
+    task: Box<PollActivityTaskQueueResponse>,
+    payload_context: SerializationContext,
+) -> Prepared {
     let info = ActivityInfo::from_task(
         &task,
         &shared.options.connection.namespace,
@@ -130,9 +141,10 @@ fn prepare(shared: &Arc<Shared>, task: Box<PollActivityTaskQueueResponse>) -> Pr
         .map(|(key, payload)| (key, payload.into()))
         .collect();
     let acked = Arc::new(Notify::new());
-    let attempt = Attempt::new(
+    let attempt = Attempt::of_task(
         shared.shutdown.clone(),
-        Some(heartbeat_starter(shared, &token, &info, &acked)),
+        heartbeat_starter(shared, &token, &info, &acked),
+        payload_context,
     );
     let activity = info.activity_type.clone();
     shared
@@ -189,7 +201,7 @@ fn finish(
     let reporter = shared.clone();
     shared.responses.spawn(async move {
         let report = match report {
-            Some(report) => Some(reporter.encoded(report).await),
+            Some(report) => Some(reporter.encoded(report, &attempt.payload_context).await),
             None => None,
         };
         // Checked once encoded: that is the size the server sees.
