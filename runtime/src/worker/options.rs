@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::deployment::Deployment;
-use super::pollers::Pollers;
-use super::slots::ResourceBasedSlots;
+use super::lifecycle::deployment::Deployment;
+use super::polling::pollers::Pollers;
+use super::slots::resource_options::ResourceBasedSlots;
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;
 use crate::interceptor::InterceptorChain;

@@ -10,9 +10,11 @@ use tokio::sync::Notify;
 use tracing::{debug, Span};
 
 use super::executor::{local_timeout_buffer, TaskInput};
-use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
-use super::respond::Report;
-use super::run::Shared;
+use super::reporting::activity_heartbeat::{
+    heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink,
+};
+use super::reporting::respond::Report;
+use super::shared::Shared;
 use super::slots::SlotPermit;
 use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::context::{ActivityContext, ActivityInfo};

@@ -14,8 +14,8 @@ use tokio::runtime::Handle;
 use tracing::Span;
 
 use self::isolated::ChildPool;
-use super::spare::EventLoops;
-use super::stall::StallWatch;
+use super::event_loop::spare::EventLoops;
+use super::event_loop::stall::StallWatch;
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::interceptor::{ActivityInput, InterceptorChain};

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::spare::EventLoops;
+use crate::worker::event_loop::spare::EventLoops;
 
 use super::respond::Report;
 use crate::codec::{CodecChain, CodecError};

@@ -7,8 +7,6 @@ use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
 
-use super::contact::{is_unreachable, Contact};
-use super::retry;
 use crate::connection::{with_deadline, ServiceClient, UNARY_DEADLINE};
 use crate::error::{failure_type, ActivityError};
 use crate::proto::service::{
@@ -16,6 +14,8 @@ use crate::proto::service::{
     RespondActivityTaskFailedRequest,
 };
 use crate::proto::{Failure, Payload, Payloads, WorkerDeploymentOptions};
+use crate::worker::server::contact::{is_unreachable, Contact};
+use crate::worker::server::retry;
 
 /// How an attempt ends, as the server hears it.
 #[derive(Debug)]

@@ -14,12 +14,12 @@ use tonic::Code;
 use tracing::{debug, warn};
 
 use super::codecs::WorkerCodecs;
-use super::contact::{is_unreachable, Contact};
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
 use crate::proto::service::RecordActivityTaskHeartbeatRequest;
 use crate::proto::{Payload, Payloads};
+use crate::worker::server::contact::{is_unreachable, Contact};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_INTERVAL: Duration = Duration::from_secs(60);

@@ -1,30 +1,25 @@
 //! The worker's control loop: start-up, pollers, and the order of shutdown.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::codecs::WorkerCodecs;
-use super::contact::Contact;
-use super::executor::Executors;
-use super::lag::{Lag, LagMonitor};
-use super::ledger::InFlight;
-use super::poll::Polling;
-use super::respond::{Report, Reporter};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
-use super::slots::{self, TypeLimits};
 use super::startup::{connect, Local};
-use super::{Ready, WorkerOptions};
-use crate::connection::{ApiKeySlot, ServiceClient};
-use crate::proto::WorkerDeploymentOptions;
+use super::{commands, worker_heartbeat};
+use crate::connection::ApiKeySlot;
 use crate::registry::Registry;
-use crate::telemetry::metrics::WorkerMetrics;
+use crate::worker::event_loop::lag::Lag;
+use crate::worker::options::WorkerOptions;
+use crate::worker::polling::poll;
+use crate::worker::shared::Shared;
+use crate::worker::slots;
+use crate::worker::worker_error::Ready;
 
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
@@ -51,63 +46,7 @@ pub struct WorkerReport {
     pub control_lag: Lag,
 }
 
-pub(super) struct Shared {
-    pub(super) options: WorkerOptions,
-    pub(super) registry: Registry,
-    pub(super) client: ServiceClient,
-    pub(super) executors: Executors,
-    /// `max_concurrent` per activity type.
-    pub(super) type_limits: TypeLimits,
-    pub(super) shutdown: CancellationToken,
-    /// What the poll loop keeps between polls.
-    pub(super) polling: Polling,
-    /// Attempts not yet reported, by task token. Whoever takes a token reports it.
-    pub(super) in_flight: InFlight,
-    pub(super) control: tokio::runtime::Handle,
-    pub(super) responses: TaskTracker,
-    pub(super) instance_key: String,
-    /// Whether the server answers: one warning per outage, not one per failed call.
-    pub(super) contact: Arc<Contact>,
-    /// Payload codecs, when there are any.
-    pub(super) codecs: Option<WorkerCodecs>,
-    /// Worker heartbeats: whether to send them, and what the last one said.
-    pub(super) presence: super::presence::Presence,
-    /// Counted for the report at the end (`WorkerReport`).
-    pub(super) stats: Stats,
-    pub(super) metrics: WorkerMetrics,
-    /// Sent on every poll and report.
-    pub(super) deployment: WorkerDeploymentOptions,
-}
-
-/// What the worker counts for its report and its lag lines.
-pub(super) struct Stats {
-    pub(super) heartbeats_sent: Arc<AtomicU64>,
-    pub(super) stalls: Arc<AtomicU64>,
-    pub(super) event_loop_lag: Arc<LagMonitor>,
-    pub(super) control_lag: Arc<LagMonitor>,
-}
-
-impl Shared {
-    /// `report` as the server must see it: through the payload codecs, if any.
-    pub(super) async fn encoded(&self, report: Report) -> Report {
-        match &self.codecs {
-            Some(codecs) => codecs.encode_report(report).await,
-            None => report,
-        }
-    }
-
-    pub(super) fn reporter(&self) -> Reporter<'_> {
-        Reporter {
-            client: &self.client,
-            contact: &self.contact,
-            namespace: &self.options.connection.namespace,
-            identity: &self.options.connection.identity,
-            deployment: &self.deployment,
-        }
-    }
-}
-
-pub(super) fn spawn(
+pub(crate) fn spawn(
     options: WorkerOptions,
     registry: Registry,
     api_key: ApiKeySlot,
@@ -164,9 +103,9 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .probe(event_loop, stop_lag.clone()),
     );
     tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
-    tokio::spawn(super::presence::run(shared.clone()));
+    tokio::spawn(worker_heartbeat::run(shared.clone()));
     // Until the worker has stopped: attempts in the grace period can still be cancelled.
-    tokio::spawn(super::commands::run(shared.clone(), stop_lag.clone()));
+    tokio::spawn(commands::run(shared.clone(), stop_lag.clone()));
     tokio::spawn(
         shared
             .polling
@@ -175,7 +114,7 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .run_ingestion_check(stop_lag.clone()),
     );
     let mut pollers = JoinSet::new();
-    pollers.spawn(super::poll::poll_loop(shared.clone()));
+    pollers.spawn(poll::poll_loop(shared.clone()));
     shared.shutdown.cancelled().await;
     shared.polling.health.stopping();
     let began = Instant::now();
