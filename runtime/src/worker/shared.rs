@@ -13,7 +13,7 @@ use super::executor::Executors;
 use super::lifecycle::health::Health;
 use super::lifecycle::worker_heartbeat_state::Presence;
 use super::options::WorkerOptions;
-use super::polling::pollers::PollerGate;
+use super::polling::poller_gate::PollerGate;
 use super::polling::rate_limit::RateLimiter;
 use super::reporting::codecs::WorkerCodecs;
 use super::reporting::ledger::InFlight;

@@ -29,7 +29,7 @@ use crate::worker::event_loop::stall::StallWatch;
 use crate::worker::executor::isolated::ChildPool;
 use crate::worker::executor::Executors;
 use crate::worker::options::WorkerOptions;
-use crate::worker::polling::pollers::PollerGate;
+use crate::worker::polling::poller_gate::PollerGate;
 use crate::worker::polling::rate_limit;
 use crate::worker::polling::rate_limit::RateLimiter;
 use crate::worker::reporting::codecs::WorkerCodecs;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::pollers::OpenPoll;
+use super::poller_gate::OpenPoll;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE};
 use crate::proto::service::PollActivityTaskQueueRequest;
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueMetadata, WorkerDeploymentOptions};
