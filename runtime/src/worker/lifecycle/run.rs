@@ -93,6 +93,22 @@ pub(crate) fn spawn(
 async fn serve(shared: Arc<Shared>) -> WorkerReport {
     log_start(&shared);
     let stop_lag = CancellationToken::new();
+    spawn_companions(&shared, &stop_lag);
+    let mut pollers = JoinSet::new();
+    pollers.spawn(poll::poll_loop(shared.clone()));
+    shared.shutdown.cancelled().await;
+    shared.polling.health.stopping();
+    let began = Instant::now();
+    let abandoned = stop(&shared, pollers, began).await;
+    let report = final_report(&shared, abandoned);
+    stop_lag.cancel();
+    log_report(&report, began);
+    report
+}
+
+/// What runs beside the pollers on the control runtime: the lag probes, the stall sweep,
+/// worker heartbeats, worker commands and the pollers' ingestion check.
+fn spawn_companions(shared: &Arc<Shared>, stop_lag: &CancellationToken) {
     tokio::spawn(shared.stats.control_lag.clone().tick_here(stop_lag.clone()));
     let event_loop = shared.executors.event_loop.clone();
     tokio::spawn(
@@ -113,18 +129,18 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .clone()
             .run_ingestion_check(stop_lag.clone()),
     );
-    let mut pollers = JoinSet::new();
-    pollers.spawn(poll::poll_loop(shared.clone()));
-    shared.shutdown.cancelled().await;
-    shared.polling.health.stopping();
-    let began = Instant::now();
+}
+
+/// Shutdown, in order: tell the server, end the polls, give attempts their grace, let the
+/// last reports out, close the children. Returns the attempts abandoned at the end.
+async fn stop(shared: &Arc<Shared>, pollers: JoinSet<()>, began: Instant) -> u64 {
     info!(
         "shutdown begun: polling stops, in-flight activities have {:?}",
         shared.options.shutdown_grace
     );
-    shutdown_worker(&shared).await;
-    drain_polls(&shared, pollers).await;
-    let abandoned = wait_for_in_flight(&shared, began + shared.options.shutdown_grace).await;
+    shutdown_worker(shared).await;
+    drain_polls(shared, pollers).await;
+    let abandoned = wait_for_in_flight(shared, began + shared.options.shutdown_grace).await;
     shared.responses.close();
     if tokio::time::timeout(RESPONSE_DRAIN, shared.responses.wait())
         .await
@@ -135,8 +151,12 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     if let Some(children) = shared.executors.isolated.get() {
         children.close().await;
     }
+    abandoned
+}
+
+fn final_report(shared: &Shared, abandoned: u64) -> WorkerReport {
     let counts = shared.in_flight.counts();
-    let report = WorkerReport {
+    WorkerReport {
         completed: counts.completed,
         failed: counts.failed,
         canceled: counts.canceled,
@@ -145,8 +165,10 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         stalls: shared.stats.stalls.load(Ordering::Relaxed),
         event_loop_lag: shared.stats.event_loop_lag.lag(),
         control_lag: shared.stats.control_lag.lag(),
-    };
-    stop_lag.cancel();
+    }
+}
+
+fn log_report(report: &WorkerReport, began: Instant) {
     info!(
         "lag: event loop max {:?} mean {:?}; control loop max {:?} mean {:?}; {} stalled polls",
         report.event_loop_lag.max,
@@ -165,7 +187,6 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         report.abandoned_at_shutdown,
         report.heartbeats_sent
     );
-    report
 }
 
 fn log_start(shared: &Shared) {

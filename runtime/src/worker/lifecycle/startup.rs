@@ -236,20 +236,7 @@ pub(crate) async fn connect(
         gate,
     } = start(&options, api_key, &metrics, &health).await?;
     let presence = Presence::new(capabilities.worker_heartbeats);
-    let control_queue = capabilities.worker_commands.then(|| {
-        let namespace = &options.connection.namespace;
-        super::commands::control_queue(namespace, presence.grouping_key())
-    });
-    let polling = Polling {
-        slots: slots::supplier(&options),
-        gate,
-        rate_limiter: RateLimiter::new(options.max_activities_per_second),
-        failures: AtomicU32::new(0),
-        stop: CancellationToken::new(),
-        complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
-        health,
-        control_queue,
-    };
+    let polling = polling(&options, &capabilities, &presence, gate, health);
     let stats = Stats {
         heartbeats_sent: Arc::new(AtomicU64::new(0)),
         stalls,
@@ -276,6 +263,30 @@ pub(crate) async fn connect(
         control: tokio::runtime::Handle::current(),
     };
     Ok((Arc::new(shared), metrics_address))
+}
+
+/// What the poll loop starts with, once the namespace's capabilities are known.
+fn polling(
+    options: &WorkerOptions,
+    capabilities: &Capabilities,
+    presence: &Presence,
+    gate: Arc<PollerGate>,
+    health: Arc<Health>,
+) -> Polling {
+    let control_queue = capabilities.worker_commands.then(|| {
+        let namespace = &options.connection.namespace;
+        super::commands::control_queue(namespace, presence.grouping_key())
+    });
+    Polling {
+        slots: slots::supplier(options),
+        gate,
+        rate_limiter: RateLimiter::new(options.max_activities_per_second),
+        failures: AtomicU32::new(0),
+        stop: CancellationToken::new(),
+        complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
+        health,
+        control_queue,
+    }
 }
 
 /// Starts the warm children of isolated activities, when the registry has any.

@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 
 use super::poller_gate::OpenPoll;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE};
-use crate::proto::service::PollActivityTaskQueueRequest;
+use crate::proto::service::{PollActivityTaskQueueRequest, PollActivityTaskQueueResponse};
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueMetadata, WorkerDeploymentOptions};
 use crate::worker::options::WorkerOptions;
 use crate::worker::server::contact::is_unreachable;
@@ -74,29 +74,35 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
     };
     drop(polling);
     shared.contact.observe(&result);
-    let status = match result {
-        Ok(response) => {
-            shared.polling.failures.store(0, Ordering::Relaxed);
-            shared.polling.health.poll_accepted();
-            let task = response.into_inner();
-            let has_task = !task.task_token.is_empty();
-            let decision = task
-                .poller_scaling_decision
-                .as_ref()
-                .map(|decision| decision.poll_request_delta_suggestion);
-            shared
-                .polling
-                .gate
-                .update(|scaler| scaler.on_response(has_task, decision));
-            if has_task {
-                tokio::spawn(handle_task(shared.clone(), Box::new(task), permit));
-            } else {
-                shared.metrics.poll_no_task();
-            }
-            return;
-        }
-        Err(status) => status,
-    };
+    match result {
+        Ok(response) => answered(&shared, response.into_inner(), permit),
+        Err(status) => back_off(&shared, status, permit, open).await,
+    }
+}
+
+/// A poll the server answered: hands its task over with the slot, if it has one.
+fn answered(shared: &Arc<Shared>, task: PollActivityTaskQueueResponse, permit: SlotPermit) {
+    shared.polling.failures.store(0, Ordering::Relaxed);
+    shared.polling.health.poll_accepted();
+    let has_task = !task.task_token.is_empty();
+    let decision = task
+        .poller_scaling_decision
+        .as_ref()
+        .map(|decision| decision.poll_request_delta_suggestion);
+    shared
+        .polling
+        .gate
+        .update(|scaler| scaler.on_response(has_task, decision));
+    if has_task {
+        tokio::spawn(handle_task(shared.clone(), Box::new(task), permit));
+    } else {
+        shared.metrics.poll_no_task();
+    }
+}
+
+/// A failed poll: gives the slot back, and keeps the poll counted open through the
+/// backoff, so that the next poll waits for it.
+async fn back_off(shared: &Shared, status: tonic::Status, permit: SlotPermit, open: OpenPoll) {
     if shared.shutdown.is_cancelled() {
         return;
     }

@@ -17,7 +17,9 @@ use super::codecs::WorkerCodecs;
 use crate::attempt::{Attempt, CancelReason};
 use crate::connection::ServiceClient;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
-use crate::proto::service::RecordActivityTaskHeartbeatRequest;
+use crate::proto::service::{
+    RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse,
+};
 use crate::proto::{Payload, Payloads};
 use crate::worker::server::contact::{is_unreachable, Contact};
 
@@ -75,18 +77,7 @@ pub(crate) async fn send_heartbeat(
     link: &HeartbeatLink,
     details: Payload,
 ) -> bool {
-    let details = match &link.codecs {
-        None => Some(details),
-        // Sent without details rather than not at all: the heartbeat still keeps the
-        // attempt alive.
-        Some(codecs) => match codecs.encode_one(details).await {
-            Ok(details) => Some(details),
-            Err(error) => {
-                warn!(%error, "heartbeat details could not be encoded; sent without them");
-                None
-            }
-        },
-    };
+    let details = encoded(link, details).await;
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
         details: details.map(|details| Payloads {
@@ -105,19 +96,8 @@ pub(crate) async fn send_heartbeat(
     link.contact.observe(&result);
     match result {
         Ok(response) => {
-            let response = response.into_inner();
             link.acked.notify_one();
-            // sdk-core's priority: cancelled, then reset, then paused.
-            let reason = if response.cancel_requested {
-                Some(CancelReason::CancelRequested)
-            } else if response.activity_reset {
-                Some(CancelReason::Reset)
-            } else if response.activity_paused {
-                Some(CancelReason::Paused)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
+            if let Some(reason) = cancel_reason(&response.into_inner()) {
                 debug!(%reason, "the server cancelled the activity");
                 attempt.cancel(reason);
             }
@@ -136,6 +116,36 @@ pub(crate) async fn send_heartbeat(
             warn!(%status, "heartbeat failed");
             true
         }
+    }
+}
+
+/// The details as the server must see them: through the payload codecs, if any.
+async fn encoded(link: &HeartbeatLink, details: Payload) -> Option<Payload> {
+    match &link.codecs {
+        None => Some(details),
+        // Sent without details rather than not at all: the heartbeat still keeps the
+        // attempt alive.
+        Some(codecs) => match codecs.encode_one(details).await {
+            Ok(details) => Some(details),
+            Err(error) => {
+                warn!(%error, "heartbeat details could not be encoded; sent without them");
+                None
+            }
+        },
+    }
+}
+
+/// Why the server's answer to a heartbeat stops the attempt, if it does: sdk-core's
+/// priority, cancelled, then reset, then paused.
+fn cancel_reason(response: &RecordActivityTaskHeartbeatResponse) -> Option<CancelReason> {
+    if response.cancel_requested {
+        Some(CancelReason::CancelRequested)
+    } else if response.activity_reset {
+        Some(CancelReason::Reset)
+    } else if response.activity_paused {
+        Some(CancelReason::Paused)
+    } else {
+        None
     }
 }
 
