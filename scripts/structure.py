@@ -185,17 +185,25 @@ def imports(crate, path, file, code, files):
     children = {p[-1] for (c, p) in files if c == crate and len(p) == len(path) + 1 and p[:-1] == path}
     found = {}
 
-    def resolve(segs):
+    # Inline `mod x { ... }`: paths inside it are relative to `path::x`.
+    inline = []
+    for m in re.finditer(r"\bmod\s+(\w+)\s*\{", code):
+        inline.append((m.start(), match_brace(code, m.end() - 1), m.group(1)))
+
+    def module_at(offset):
+        return path + tuple(name for start, end, name in inline if start < offset < end)
+
+    def resolve(segs, here):
         if not segs:
             return None
         if segs[0] == "crate":
             base, rest = (), segs[1:]
         elif segs[0] in ("super", "self"):
-            base, rest = path, segs
+            base, rest = here, segs
             while rest and rest[0] in ("super", "self"):
                 base = base[:-1] if rest[0] == "super" else base
                 rest = rest[1:]
-        elif segs[0] in children:
+        elif segs[0] in children and here == path:
             base, rest = path, segs
         else:
             return None
@@ -207,7 +215,7 @@ def imports(crate, path, file, code, files):
         return None
 
     def note(offset, segs):
-        target = resolve(segs)
+        target = resolve(segs, module_at(offset))
         if target and target != file and target not in found:
             found[target] = line_of(code, offset)
 
@@ -215,6 +223,8 @@ def imports(crate, path, file, code, files):
         note(offset, segs)
     starts = "crate|super|self|" + "|".join(sorted(children)) if children else "crate|super|self"
     for m in re.finditer(r"(?<![\w:])((?:%s)(?:::\w+)+)" % starts, code):
+        if re.search(r"pub\(\s*in\s+$", code[max(0, m.start() - 10) : m.start()]):
+            continue  # `pub(in crate::x)` restricts visibility; it imports nothing
         note(m.start(), m.group(1).split("::"))
     return found
 

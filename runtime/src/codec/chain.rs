@@ -8,7 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{CodecError, CodecFuture, PayloadCodec};
+use super::error::CodecError;
+use super::payload_codec::{CodecFuture, PayloadCodec};
 use crate::proto::Payload;
 
 /// Codecs applied in the order they were added on encode, and in reverse on decode:

@@ -13,7 +13,8 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use prost::Message as _;
 
-use super::{encoding_of, CodecError, CodecFuture, PayloadCodec, ENCODING};
+use super::error::CodecError;
+use super::payload_codec::{encoding_of, CodecFuture, PayloadCodec, ENCODING};
 use crate::proto::Payload;
 
 /// The encoding of a compressed payload.
