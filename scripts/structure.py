@@ -148,7 +148,7 @@ def collect():
 def use_paths(code):
     """(offset, [segments]) for each path a `use` names, braces expanded."""
     for m in re.finditer(r"\buse\s+([^;]*);", code):
-        tree = re.sub(r"\s+", "", m.group(1))
+        tree = re.sub(r"\s+", "", re.sub(r"\s+as\s+\w+", "", m.group(1)))
         for path in expand(tree):
             yield m.start(), path
 
@@ -157,10 +157,7 @@ def expand(tree):
     """`a::{b,c::{d,e}}` -> [[a,b],[a,c,d],[a,c,e]]."""
     brace = tree.find("{")
     if brace < 0:
-        segs = [s for s in tree.split("::") if s]
-        if segs and " as " not in segs[-1] and "as" in segs[-1]:
-            segs[-1] = segs[-1].split("as")[0]
-        return [segs]
+        return [[s for s in tree.split("::") if s]]
     head = [s for s in tree[:brace].split("::") if s]
     inner, depth, part, parts = tree[brace + 1 : tree.rfind("}")], 0, "", []
     for ch in inner:

@@ -25,6 +25,7 @@ use crate::proto::WorkerDeploymentOptions;
 use crate::registry::Registry;
 use crate::telemetry::metrics::WorkerMetrics;
 
+/// One per running worker, behind an `Arc`, built by `startup::connect`.
 pub(crate) struct Shared {
     pub(crate) options: WorkerOptions,
     pub(crate) registry: Registry,
