@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::attempt::{Attempt, CancelReason};
+use crate::codec::SerializationContext;
 use crate::error::{failure_type, ActivityError};
 use crate::payload::{decode_json, encode_json};
 use crate::payload::{from_wire, Payload};
@@ -81,6 +82,20 @@ mod prost_types_duration {
 }
 
 impl ActivityInfo {
+    /// Whose payloads this attempt's are, as codecs and storage drivers see it.
+    pub fn serialization_context(&self) -> SerializationContext {
+        SerializationContext {
+            namespace: self.namespace.clone(),
+            task_queue: Some(self.task_queue.clone()),
+            activity_type: Some(self.activity_type.clone()),
+            activity_id: Some(self.activity_id.clone()),
+            activity_run_id: self.activity_run_id.clone(),
+            workflow_id: self.workflow_id.clone(),
+            workflow_type: self.workflow_type.clone(),
+            workflow_run_id: self.workflow_run_id.clone(),
+        }
+    }
+
     pub(crate) fn from_task(
         task: &PollActivityTaskQueueResponse,
         namespace: &str,

@@ -127,8 +127,8 @@ impl BlockingPool {
 
 /// The failure of work the OS refused a thread for (`what`: "activity `x`"): retryable,
 /// since another worker, or this one later, may have one.
-pub(crate) fn refused(what: &str, error: &std::io::Error) -> crate::ActivityError {
-    crate::ActivityError::new(format!(
+pub(crate) fn refused(what: &str, error: &std::io::Error) -> crate::error::ActivityError {
+    crate::error::ActivityError::new(format!(
         "{what} did not run: the OS refused a thread for it ({error})"
     ))
     .with_type("ThreadUnavailable")

@@ -1,7 +1,7 @@
 //! The kernel's counters in `/proc`, parsed the same way wherever legwork reads them: the
 //! resource-based slot supplier (`worker/slots/usage.rs`) and worker heartbeats
-//! (`worker/presence.rs`). Pure functions of the file's text, so that a malformed or
-//! surprising file gives `None`, never a panic or an underflow.
+//! (`worker/lifecycle/worker_heartbeat_state.rs`). Pure functions of the file's text, so
+//! that a malformed or surprising file gives `None`, never a panic or an underflow.
 
 /// Busy and total clock ticks of the whole host, from the `cpu` line of `/proc/stat`:
 /// user nice system idle iowait irq softirq steal (guest time is already in user); idle

@@ -15,10 +15,8 @@ use super::model::{Activity, Output};
 
 const P: &str = "::legwork::__private";
 
+/// The registration of a named activity; `dynamic.rs` writes a dynamic one's.
 pub fn registration(options: &Options, activity: &Activity) -> TokenStream {
-    if let Some(dynamic) = options.dynamic {
-        return super::dynamic::registration(options, activity, dynamic);
-    }
     let name = match &options.name {
         Some(name) => name.value(),
         None => activity.default_name(),

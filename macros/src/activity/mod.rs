@@ -38,7 +38,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut out = function.to_token_stream();
     match errors {
         None => {
-            out.extend(expand::registration(&options, &activity));
+            // `dynamic.rs` builds on `expand.rs`, so the choice between them is made here.
+            out.extend(match options.dynamic {
+                Some(dynamic) => dynamic::registration(&options, &activity, dynamic),
+                None => expand::registration(&options, &activity),
+            });
             // A dynamic activity has no type of its own for a client to start.
             if options.dynamic.is_none() {
                 let name = options.name.as_ref().map(syn::LitStr::value);

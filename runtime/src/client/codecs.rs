@@ -7,10 +7,11 @@ use crate::storage::unreadable_reference;
 impl Client {
     /// The context of this client's payloads about `activity_id` (empty when unknown).
     pub(super) fn payload_context(&self, activity_id: &str) -> SerializationContext {
-        let mut context = SerializationContext::default();
-        context.namespace = self.namespace.clone();
-        context.activity_id = (!activity_id.is_empty()).then(|| activity_id.to_owned());
-        context
+        SerializationContext {
+            namespace: self.namespace.clone(),
+            activity_id: (!activity_id.is_empty()).then(|| activity_id.to_owned()),
+            ..SerializationContext::default()
+        }
     }
 
     /// Codecs, then external storage, as a worker sends payloads.

@@ -311,11 +311,10 @@ fn exhausted_retries_and_timeouts_have_their_own_shapes() {
             .start_activity(
                 StartActivity::new("failed-then-slow", "retry-queue")
                     .start_to_close_timeout(Duration::from_secs(1))
-                    .retry_policy({
-                        let mut policy = RetryPolicy::default();
-                        policy.initial_interval = Some(Duration::from_millis(10));
-                        policy.maximum_attempts = Some(2);
-                        policy
+                    .retry_policy(RetryPolicy {
+                        initial_interval: Some(Duration::from_millis(10)),
+                        maximum_attempts: Some(2),
+                        ..Default::default()
                     }),
             )
             .await

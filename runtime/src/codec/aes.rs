@@ -12,7 +12,8 @@ use std::fmt;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::{encoding_of, quoted, CodecError, CodecFuture, PayloadCodec, ENCODING};
+use super::error::CodecError;
+use super::payload_codec::{encoding_of, quoted, CodecFuture, PayloadCodec, ENCODING};
 use crate::payload::Payload;
 
 /// The encoding of an encrypted payload.

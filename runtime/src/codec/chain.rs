@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{CodecError, CodecFuture, PayloadCodec, SerializationContext};
+use super::context::SerializationContext;
+use super::error::CodecError;
+use super::payload_codec::{CodecFuture, PayloadCodec};
 use crate::payload::Payload;
 
 /// Codecs applied in the order they were added on encode, and in reverse on decode:

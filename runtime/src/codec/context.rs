@@ -2,10 +2,9 @@
 //! the SDKs pass it (Python's `ActivitySerializationContext`), so that a key can be
 //! chosen per workflow or per tenant.
 
-use crate::context::ActivityInfo;
-
-/// Whose payloads these are. The worker fills it from the attempt's task; the client
-/// from what it starts or completes. Fields the caller does not know are `None`.
+/// Whose payloads these are. The worker fills it from the attempt's task
+/// ([`ActivityInfo::serialization_context`](crate::ActivityInfo::serialization_context));
+/// the client from what it starts or completes. Fields the caller does not know are `None`.
 ///
 /// ```
 /// use legwork::codec::SerializationContext;
@@ -34,20 +33,4 @@ pub struct SerializationContext {
     pub workflow_type: Option<String>,
     /// That workflow's run.
     pub workflow_run_id: Option<String>,
-}
-
-impl SerializationContext {
-    /// The context of an attempt's payloads.
-    pub fn of_activity(info: &ActivityInfo) -> Self {
-        SerializationContext {
-            namespace: info.namespace.clone(),
-            task_queue: Some(info.task_queue.clone()),
-            activity_type: Some(info.activity_type.clone()),
-            activity_id: Some(info.activity_id.clone()),
-            activity_run_id: info.activity_run_id.clone(),
-            workflow_id: info.workflow_id.clone(),
-            workflow_type: info.workflow_type.clone(),
-            workflow_run_id: info.workflow_run_id.clone(),
-        }
-    }
 }

@@ -22,7 +22,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tracing::debug;
 
-use super::{payloads_to_json, CodecChain, CodecError};
+use super::chain::CodecChain;
+use super::error::CodecError;
+use super::json::{payloads_from_json, payloads_to_json};
 use crate::payload::Payload;
 
 /// What the Web UI may send: `Authorization` and `Authorization-Extras` when it passes
@@ -203,7 +205,7 @@ impl CodecServer {
                 return Err(text(StatusCode::BAD_REQUEST, &message));
             }
         };
-        super::payloads_from_json(&body)
+        payloads_from_json(&body)
             .map_err(|error| text(StatusCode::BAD_REQUEST, &format!("malformed body: {error}")))
     }
 

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::payload_codec::encoding_of;
 use super::*;
+use crate::payload::Payload;
 
 /// The key and key id of samples-python's `encryption/codec.py` (and samples-go's).
 const SAMPLE_KEY: &[u8; 32] = b"test-key-test-key-test-key-test!";

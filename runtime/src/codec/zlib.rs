@@ -12,7 +12,8 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
-use super::{encoding_of, CodecError, CodecFuture, PayloadCodec, ENCODING};
+use super::error::CodecError;
+use super::payload_codec::{encoding_of, CodecFuture, PayloadCodec, ENCODING};
 use crate::payload::Payload;
 
 /// The encoding of a compressed payload.

@@ -10,8 +10,8 @@ use std::io;
 use rustls::{AlertDescription, CertificateError};
 use tonic::Code;
 
+use super::error::ConnectError;
 use super::options::ConnectionOptions;
-use super::ConnectError;
 
 /// What was tried, for choosing the hint.
 pub(super) struct Attempt<'a> {

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataValue};
 use tonic::{GrpcMethod, Request, Status};
 
+use super::error::ConnectError;
 use super::options::Secret;
-use super::ConnectError;
 
 /// Calls of the workflow service that carry no namespace. Temporal Cloud routes by
 /// `temporal-namespace`, and refuses `GetSystemInfo` when it carries one.

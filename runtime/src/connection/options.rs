@@ -148,7 +148,7 @@ pub struct ConnectionOptions {
     /// A client certificate for mutual TLS.
     pub client_certificate: Option<ClientCertificate>,
     /// `temporal.toml`'s `disable_host_verification`. legwork refuses it at connect
-    /// time: see [`ConnectError::HostVerificationUnsupported`](super::ConnectError).
+    /// time: see [`ConnectError::HostVerificationUnsupported`](super::error::ConnectError).
     pub disable_host_verification: bool,
     /// Extra gRPC metadata sent with every call (lower-case keys).
     pub headers: Vec<(String, String)>,
@@ -169,7 +169,7 @@ impl ConnectionOptions {
             client_certificate: None,
             disable_host_verification: false,
             headers: Vec::new(),
-            identity: super::default_identity(),
+            identity: default_identity(),
         }
     }
 
@@ -194,4 +194,13 @@ impl Default for ConnectionOptions {
     fn default() -> Self {
         ConnectionOptions::new("127.0.0.1:7233")
     }
+}
+
+/// `{pid}@{hostname}`, as the other SDKs identify a worker or client.
+pub(crate) fn default_identity() -> String {
+    format!(
+        "{}@{}",
+        std::process::id(),
+        gethostname::gethostname().to_string_lossy()
+    )
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
+use super::error::ConnectError;
 use super::options::{ConnectionOptions, Pem, TlsMode};
-use super::ConnectError;
 
 /// TCP connect plus TLS handshake: well inside the 15 s in which a misconfigured worker
 /// must have stopped.

@@ -70,10 +70,12 @@ mod tests {
 
     #[test]
     fn keys_follow_python_s3_driver_layout() {
-        let mut context = SerializationContext::default();
-        context.namespace = "default".into();
-        context.workflow_id = Some("order/7".into());
-        context.workflow_type = Some("Checkout".into());
+        let mut context = SerializationContext {
+            namespace: "default".into(),
+            workflow_id: Some("order/7".into()),
+            workflow_type: Some("Checkout".into()),
+            ..Default::default()
+        };
         assert_eq!(
             object_key(&context, "ab"),
             "v0/ns/default/wt/Checkout/wi/order%2F7/ri/null/d/sha256/ab"

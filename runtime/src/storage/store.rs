@@ -117,10 +117,11 @@ mod tests {
     use crate::payload::encode_json;
 
     fn context() -> SerializationContext {
-        let mut context = SerializationContext::default();
-        context.namespace = "default".into();
-        context.workflow_id = Some("wf-1".into());
-        context
+        SerializationContext {
+            namespace: "default".into(),
+            workflow_id: Some("wf-1".into()),
+            ..Default::default()
+        }
     }
 
     fn run<T>(future: impl std::future::Future<Output = T>) -> T {

@@ -5,96 +5,38 @@
 //! - the *event loop* (`legwork-async-N`, one thread per core) runs `#[activity(async)]`;
 //! - the *blocking pool* (`legwork-blocking-N`) runs plain `#[activity]` functions.
 
-mod codecs;
-mod commands;
-mod contact;
-mod deployment;
+mod event_loop;
 mod executor;
-mod health;
-mod heartbeat;
 mod invalid_option;
-mod lag;
-mod ledger;
+mod lifecycle;
 mod options;
-mod poll;
-mod pollers;
-mod presence;
-mod rate_limit;
-mod respond;
-mod retry;
-mod run;
-mod shutdown;
+mod polling;
+mod reporting;
+mod server;
+mod shared;
 mod slots;
-mod spare;
-mod stall;
-mod startup;
 mod task;
+mod worker_error;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
 
-pub use deployment::{Deployment, VersioningMode};
-pub use invalid_option::InvalidOption;
-pub use lag::Lag;
-pub use options::WorkerOptions;
-pub use pollers::Pollers;
-pub use run::WorkerReport;
-pub use slots::{ResourceBasedSlots, Slots};
+pub use event_loop::lag::Lag;
 #[cfg(feature = "bench-internals")]
-pub(crate) use stall::stall_detector_cost;
+pub(crate) use event_loop::stall::stall_detector_cost;
+pub use invalid_option::InvalidOption;
+pub use lifecycle::deployment::{Deployment, VersioningMode};
+pub use lifecycle::run::WorkerReport;
+pub use options::WorkerOptions;
+pub use polling::pollers::Pollers;
+pub use slots::{ResourceBasedSlots, Slots};
+use worker_error::StartResult;
+pub use worker_error::WorkerError;
 
 use crate::connection::{ApiKeySlot, ConnectError, Secret};
-use crate::registry::{DuplicateActivity, Registry};
-
-/// Why a worker could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    /// Two activities share a name, or two dynamic activities are linked.
-    #[error(transparent)]
-    DuplicateActivity(#[from] DuplicateActivity),
-    /// The server could not be reached, or refused the connection's settings.
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    /// The namespace does not exist on the server.
-    #[error("namespace `{namespace}` does not exist on {address}; check ConnectionOptions::namespace (on Temporal Cloud it is `<name>.<account>`)")]
-    UnknownNamespace {
-        /// The namespace asked for.
-        namespace: String,
-        /// The server address.
-        address: String,
-    },
-    /// The control runtime, the event loop or the pool could not start its threads.
-    #[error("could not start the worker's threads: {0}")]
-    Io(#[from] std::io::Error),
-    /// The metrics endpoint could not listen on its address.
-    #[error("cannot serve metrics on {address}: {source}; choose another metrics_bind (--metrics-bind) address")]
-    MetricsBind {
-        /// The address asked for.
-        address: SocketAddr,
-        /// Why binding failed, e.g. the address is in use.
-        source: std::io::Error,
-    },
-    /// The health endpoint could not listen on its address.
-    #[error(
-        "cannot serve health probes on {address}: {source}; choose another health_bind (--health-bind) address"
-    )]
-    HealthBind {
-        /// The address asked for.
-        address: SocketAddr,
-        /// Why binding failed, e.g. the address is in use.
-        source: std::io::Error,
-    },
-    /// The worker has isolated activities, and this executable cannot serve as their child
-    /// process (its `main` does not call `legwork::isolated::init()` first).
-    #[error("isolated activities cannot run: {0}")]
-    Isolated(String),
-    /// A setting that cannot work (poller bounds, rate limits, deployment versioning,
-    /// slots and per-type limits).
-    #[error(transparent)]
-    InvalidOption(#[from] InvalidOption),
-}
+use crate::registry::Registry;
 
 /// Builds and starts a worker.
 ///
@@ -170,7 +112,7 @@ impl Worker {
         let api_key = ApiKeySlot::new(self.options.connection.api_key.as_ref())?;
         let shutdown = CancellationToken::new();
         let (ready, started) = tokio::sync::oneshot::channel();
-        let thread = run::spawn(
+        let thread = lifecycle::run::spawn(
             self.options,
             registry,
             api_key.clone(),
@@ -185,9 +127,6 @@ impl Worker {
         Ok((starting, started))
     }
 }
-
-/// What the control thread says when the worker runs, or why it could not start.
-type StartResult = Result<Option<SocketAddr>, WorkerError>;
 
 /// A worker whose control thread runs but has not yet said whether it started.
 struct Starting {
@@ -291,6 +230,3 @@ impl Drop for RunningWorker {
         }
     }
 }
-
-/// Tells `start` the worker runs, and where its metrics are served.
-pub(crate) type Ready = tokio::sync::oneshot::Sender<StartResult>;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::deployment::Deployment;
-use super::pollers::Pollers;
+use super::lifecycle::deployment::Deployment;
+use super::polling::pollers::Pollers;
 use super::slots::Slots;
 use crate::codec::CodecChain;
 use crate::connection::ConnectionOptions;

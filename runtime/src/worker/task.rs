@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 use tracing::{debug, Span};
 
-use super::codecs::{refuse_references, task_context};
 use super::executor::{local_timeout_buffer, TaskInput};
-use super::heartbeat::{heartbeat_loop, send_heartbeat, throttle_interval, HeartbeatLink};
-use super::respond::Report;
-use super::run::Shared;
+use super::reporting::activity_heartbeat::{flush_heartbeat, heartbeat_starter};
+use super::reporting::codecs::{refuse_references, task_context};
+use super::reporting::respond::Report;
+use super::shared::Shared;
 use super::slots::SlotPermit;
-use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
+use crate::attempt::{Attempt, CancelReason};
 use crate::codec::SerializationContext;
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
@@ -361,48 +361,5 @@ pub(super) async fn with_local_timeouts<F: Future<Output = Outcome>>(
                 heartbeat_deadline = heartbeat_window.map(|window| tokio::time::Instant::now() + window);
             }
         }
-    }
-}
-
-pub(super) fn heartbeat_starter(
-    shared: &Arc<Shared>,
-    token: &[u8],
-    info: &ActivityInfo,
-    acked: &Arc<Notify>,
-) -> HeartbeatStarter {
-    let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
-    let interval = throttle_interval(info.heartbeat_timeout);
-    Box::new(move |attempt| {
-        let link = heartbeat_link(&shared, &token, interval, acked.clone());
-        shared.control.spawn(heartbeat_loop(attempt, link));
-    })
-}
-
-fn heartbeat_link(
-    shared: &Shared,
-    token: &[u8],
-    interval: Duration,
-    acked: Arc<Notify>,
-) -> HeartbeatLink {
-    HeartbeatLink {
-        client: shared.client.clone(),
-        namespace: shared.options.connection.namespace.clone(),
-        identity: shared.options.connection.identity.clone(),
-        task_token: token.to_vec(),
-        interval,
-        acked,
-        sent: shared.stats.heartbeats_sent.clone(),
-        sent_metric: shared.metrics.heartbeats_sent(),
-        contact: shared.contact.clone(),
-        codecs: shared.codecs.clone(),
-    }
-}
-
-/// Sends details recorded since the last heartbeat call, so the server has them before
-/// it hears of the cancellation.
-pub(super) async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
-    if let Some(details) = attempt.take_pending_heartbeat() {
-        let link = heartbeat_link(shared, token, Duration::ZERO, Arc::default());
-        send_heartbeat(attempt, &link, details).await;
     }
 }

@@ -1,6 +1,8 @@
 //! The `TEMPORAL_*` variables, over the file's values.
 
-use super::{header_name, pem, EnvConfigError, Pem, Secret, Settings, TlsSettings};
+use super::error::EnvConfigError;
+use super::settings::{header_name, pem, Settings, TlsSettings};
+use crate::connection::options::{Pem, Secret};
 
 const GRPC_META_PREFIX: &str = "TEMPORAL_GRPC_META_";
 

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::env::Env;
-use super::{
-    header_name, non_empty, pem, EnvConfigError, Pem, Secret, Settings, TlsSettings,
-    DEFAULT_LOCATION, FROM_CONFIG_FILE_VAR, GIVEN_EXPLICITLY,
-};
+use super::error::{EnvConfigError, DEFAULT_LOCATION, FROM_CONFIG_FILE_VAR, GIVEN_EXPLICITLY};
+use super::settings::{header_name, non_empty, pem, Settings, TlsSettings};
+use crate::connection::options::{Pem, Secret};
 
 /// A config file to read, and what named it.
 pub(super) struct Location {
@@ -36,15 +35,6 @@ pub(super) fn locate(file: Option<&Path>, env: &Env) -> Option<Location> {
         path: dir.join("temporalio").join("temporal.toml"),
         named_by: DEFAULT_LOCATION,
     })
-}
-
-/// The variable the user's config directory derives from, for messages.
-pub(super) fn config_dir_var() -> &'static str {
-    if cfg!(target_os = "windows") {
-        "APPDATA"
-    } else {
-        "HOME"
-    }
 }
 
 /// The user's config directory, as `dirs::config_dir()` / Go's `os.UserConfigDir()`

@@ -11,138 +11,27 @@
 //!
 //! - `file`: finding and parsing `temporal.toml`;
 //! - `env`: the `TEMPORAL_*` variables;
-//! - here: the errors, profile selection and the mapping to [`ConnectionOptions`].
+//! - `settings`: one profile's settings and their mapping to [`ConnectionOptions`];
+//! - `error`: the errors;
+//! - here: profile selection and the loader.
 
 mod env;
+mod error;
 mod file;
+mod settings;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::options::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
+use super::options::ConnectionOptions;
 use env::Env;
+pub use error::EnvConfigError;
+use error::{FROM_PROFILE_VAR, GIVEN_EXPLICITLY};
 use file::{ConfigFile, Location};
+use settings::Settings;
 
 const DEFAULT_PROFILE: &str = "default";
-
-// Where a file or profile name came from; shown in errors so the user knows what to fix.
-const GIVEN_EXPLICITLY: &str = "given explicitly";
-const FROM_CONFIG_FILE_VAR: &str = "from TEMPORAL_CONFIG_FILE";
-const FROM_PROFILE_VAR: &str = "from TEMPORAL_PROFILE";
-const DEFAULT_LOCATION: &str = "the default location";
-
-/// Why the environment configuration (`temporal.toml` and `TEMPORAL_*` variables) could
-/// not be loaded. Messages are one line, say what to fix, and never contain a secret.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnvConfigError {
-    /// The config file exists (or was named) but could not be read.
-    #[error("cannot read the Temporal config file {} ({named_by}): {source}; {}", path.display(), read_fix(named_by))]
-    ReadFile {
-        /// The file.
-        path: PathBuf,
-        /// Where its name came from: "given explicitly", "from TEMPORAL_CONFIG_FILE" or
-        /// "the default location".
-        named_by: &'static str,
-        /// Why reading failed.
-        source: io::Error,
-    },
-    /// The config file is not valid TOML, or a value has the wrong type.
-    #[error("the Temporal config file {} is invalid{}: {message}; fix the file there", path.display(), at(*line, *column))]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based; 0 when the parser gave no position.
-        line: usize,
-        /// 1-based; 0 when the parser gave no position.
-        column: usize,
-        /// The parser's message.
-        message: String,
-    },
-    /// A profile was asked for (argument or `TEMPORAL_PROFILE`) and is not in the file.
-    #[error("{}", profile_not_found(profile, named_by, file.as_deref(), available.as_deref()))]
-    ProfileNotFound {
-        /// The profile asked for.
-        profile: String,
-        /// Where its name came from: "given explicitly" or "from TEMPORAL_PROFILE".
-        named_by: &'static str,
-        /// The file looked at; `None` when no config directory could be determined.
-        file: Option<PathBuf>,
-        /// The profiles the file has; `None` when there is no file.
-        available: Option<Vec<String>>,
-    },
-    /// A path and inline data for the same PEM, from the same source.
-    #[error("{path_key} and {data_key} are both set in {place}; keep only one of them")]
-    PathAndData {
-        /// The path's key or variable, e.g. `client_cert_path`.
-        path_key: String,
-        /// The inline data's key or variable, e.g. `client_cert_data`.
-        data_key: String,
-        /// Where both are set: a profile of the file, or "the environment".
-        place: String,
-    },
-    /// A boolean variable holds something else.
-    #[error("{variable}=`{value}` is not a boolean; use true, false, 1 or 0")]
-    InvalidBool {
-        /// The variable, e.g. `TEMPORAL_TLS`.
-        variable: &'static str,
-        /// Its value (boolean variables never hold secrets).
-        value: String,
-    },
-    /// A client certificate without its key.
-    #[error("a client certificate is configured but no client key; mutual TLS needs both: set client_key_path or client_key_data in the profile, or TEMPORAL_TLS_CLIENT_KEY_PATH or TEMPORAL_TLS_CLIENT_KEY_DATA")]
-    MissingClientKey,
-    /// A client key without its certificate.
-    #[error("a client key is configured but no client certificate; mutual TLS needs both: set client_cert_path or client_cert_data in the profile, or TEMPORAL_TLS_CLIENT_CERT_PATH or TEMPORAL_TLS_CLIENT_CERT_DATA")]
-    MissingClientCertificate,
-}
-
-fn read_fix(named_by: &str) -> &'static str {
-    match named_by {
-        FROM_CONFIG_FILE_VAR => "fix TEMPORAL_CONFIG_FILE, or unset it to use the default file",
-        DEFAULT_LOCATION => "fix its permissions, or point TEMPORAL_CONFIG_FILE at another file",
-        _ => "check the path",
-    }
-}
-
-fn at(line: usize, column: usize) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(" at line {line}, column {column}")
-    }
-}
-
-fn profile_not_found(
-    profile: &str,
-    named_by: &str,
-    file: Option<&Path>,
-    available: Option<&[String]>,
-) -> String {
-    let head = format!("Temporal config profile `{profile}` ({named_by}) was not found");
-    match (file, available) {
-        (Some(file), Some([])) => format!(
-            "{head}: {} has no profiles; add a [profile.{profile}] table",
-            file.display()
-        ),
-        (Some(file), Some(names)) => format!(
-            "{head} in {}, which has {}; use one of those or add a [profile.{profile}] table",
-            file.display(),
-            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        ),
-        (Some(file), None) => format!(
-            "{head}: there is no config file at {}; create it with a [profile.{profile}] table or set TEMPORAL_CONFIG_FILE",
-            file.display()
-        ),
-        (None, _) => format!(
-            "{head}: no user config directory is known ({} is not set); set TEMPORAL_CONFIG_FILE",
-            file::config_dir_var()
-        ),
-    }
-}
 
 impl ConnectionOptions {
     /// Options from `temporal.toml` and `TEMPORAL_*` variables, as every Temporal SDK and
@@ -212,33 +101,6 @@ pub(crate) fn load(
     settings.into_options()
 }
 
-/// `My_Header` → `my-header`, for file keys and variable suffixes alike.
-fn header_name(key: &str) -> String {
-    key.to_lowercase().replace('_', "-")
-}
-
-/// One profile's settings while file and environment are merged. Secrets are already
-/// wrapped.
-#[derive(Default)]
-struct Settings {
-    address: Option<String>,
-    namespace: Option<String>,
-    api_key: Option<Secret>,
-    /// `Some` when the profile has a `tls` table (or a `TEMPORAL_TLS*` variable made one).
-    tls: Option<TlsSettings>,
-    grpc_meta: BTreeMap<String, String>,
-}
-
-#[derive(Default)]
-struct TlsSettings {
-    disabled: Option<bool>,
-    client_cert: Option<Pem>,
-    client_key: Option<Pem>,
-    server_ca: Option<Pem>,
-    server_name: Option<String>,
-    disable_host_verification: bool,
-}
-
 /// The selected profile: explicit `profile` > `TEMPORAL_PROFILE` > `default`. Only a
 /// profile that was asked for must exist.
 fn profile_settings(
@@ -270,59 +132,5 @@ fn profile_settings(
             file: location.map(|location| location.path.clone()),
             available: profiles.map(|profiles| profiles.into_keys().collect()),
         }),
-    }
-}
-
-/// An empty string in the file means "not set", as an empty variable does.
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|value| !value.is_empty())
-}
-
-/// One PEM setting from one source: a path or the data, never both.
-fn pem(
-    path: Option<String>,
-    data: Option<String>,
-    conflict: impl FnOnce() -> EnvConfigError,
-) -> Result<Option<Pem>, EnvConfigError> {
-    match (non_empty(path), non_empty(data)) {
-        (Some(_), Some(_)) => Err(conflict()),
-        (Some(path), None) => Ok(Some(Pem::path(path))),
-        (None, Some(data)) => Ok(Some(Pem::data(data))),
-        (None, None) => Ok(None),
-    }
-}
-
-impl Settings {
-    /// A `tls` table means TLS on (or off, if disabled); no table leaves it to
-    /// [`TlsMode::Auto`], so an API key alone still turns TLS on, as in the SDKs.
-    fn into_options(self) -> Result<ConnectionOptions, EnvConfigError> {
-        let mut options = ConnectionOptions::default();
-        if let Some(address) = self.address {
-            options.address = address;
-        }
-        if let Some(namespace) = self.namespace {
-            options.namespace = namespace;
-        }
-        options.api_key = self.api_key;
-        options.headers = self.grpc_meta.into_iter().collect();
-        match self.tls {
-            None => options.tls = TlsMode::Auto,
-            // TLS off: the table's certificates and names are moot, as in sdk-core, so
-            // they are dropped rather than checked.
-            Some(tls) if tls.disabled == Some(true) => options.tls = TlsMode::Off,
-            Some(tls) => {
-                options.tls = TlsMode::On;
-                options.client_certificate = match (tls.client_cert, tls.client_key) {
-                    (Some(cert), Some(key)) => Some(ClientCertificate { cert, key }),
-                    (Some(_), None) => return Err(EnvConfigError::MissingClientKey),
-                    (None, Some(_)) => return Err(EnvConfigError::MissingClientCertificate),
-                    (None, None) => None,
-                };
-                options.server_ca = tls.server_ca;
-                options.server_name = tls.server_name;
-                options.disable_host_verification = tls.disable_host_verification;
-            }
-        }
-        Ok(options)
     }
 }

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::file::config_dir;
 use super::*;
+use crate::connection::options::{Pem, TlsMode};
+use std::path::PathBuf;
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec};
 
-use super::{DEFAULT_MS, EXECUTION_LATENCY_MS};
+use super::buckets::{DEFAULT_MS, EXECUTION_LATENCY_MS};
 use crate::proto::{ApplicationErrorCategory, Failure, FailureInfo};
 use crate::telemetry::exporter::Factory;
 

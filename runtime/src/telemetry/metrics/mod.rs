@@ -13,6 +13,7 @@
 //! operation on a child resolved in advance.
 
 mod activity;
+mod buckets;
 mod own;
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use prometheus::{Histogram, IntCounter, IntGauge};
 
 use self::activity::ActivityTable;
 pub(crate) use self::activity::{counts_as_failed, ActivityMetrics};
+pub(crate) use self::buckets::DEFAULT_MS;
+use self::buckets::SCHEDULE_TO_START_MS;
 use self::own::Own;
 pub(crate) use self::own::{duration_ms, IsolatedMetrics};
 use super::exporter::{labels, Factory, Families};
@@ -29,11 +32,6 @@ use super::exporter::{labels, Factory, Families};
 /// The `service_name` label. sdk-core says `temporal-core-sdk`; legwork is not core, and
 /// the core dashboard does not filter on it.
 pub(crate) const SERVICE_NAME: &str = "legwork";
-
-/// sdk-core's default buckets, in ms (`common/src/telemetry/metrics.rs`).
-const EXECUTION_LATENCY_MS: &[f64] = &[50., 100., 500., 1000., 5000., 10_000., 60_000.];
-const SCHEDULE_TO_START_MS: &[f64] = &[100., 500., 1000., 5000., 10_000., 100_000., 1_000_000.];
-pub(crate) const DEFAULT_MS: &[f64] = &[50., 100., 500., 1000., 2500., 10_000.];
 
 /// Whole milliseconds, as sdk-core records durations.
 pub(crate) fn millis(duration: Duration) -> f64 {

@@ -38,6 +38,31 @@ pub(crate) struct IsolatedMetrics {
 }
 
 impl IsolatedMetrics {
+    fn new(make: &Factory) -> Self {
+        IsolatedMetrics {
+            live: make.gauge(
+                "legwork_isolated_children",
+                "Child processes of isolated activities running, idle or busy.",
+                &[],
+            ),
+            busy: make.gauge(
+                "legwork_isolated_children_busy",
+                "Child processes of isolated activities running an attempt.",
+                &[],
+            ),
+            crashes: make.counters(
+                "legwork_isolated_crashes",
+                "Attempts of isolated activities whose child died, by cause (stack_overflow, memory_limit, signal, exit).",
+                &["cause"],
+            ),
+            kills: make.counters(
+                "legwork_isolated_kills",
+                "Children killed after the kill grace, by why they were told to stop.",
+                &["reason"],
+            ),
+        }
+    }
+
     /// `cause`: `stack_overflow`, `memory_limit`, `signal` or `exit`.
     pub(crate) fn crashed(&self, cause: &str) {
         self.crashes.with_label_values(&[cause]).inc();
@@ -91,28 +116,7 @@ impl Own {
                 "legwork_heartbeats_coalesced",
                 "ctx.heartbeat calls that cost no RPC: replaced by a later one before the throttle let them out.",
             ),
-            isolated: IsolatedMetrics {
-                live: make.gauge(
-                    "legwork_isolated_children",
-                    "Child processes of isolated activities running, idle or busy.",
-                    &[],
-                ),
-                busy: make.gauge(
-                    "legwork_isolated_children_busy",
-                    "Child processes of isolated activities running an attempt.",
-                    &[],
-                ),
-                crashes: make.counters(
-                    "legwork_isolated_crashes",
-                    "Attempts of isolated activities whose child died, by cause (stack_overflow, memory_limit, signal, exit).",
-                    &["cause"],
-                ),
-                kills: make.counters(
-                    "legwork_isolated_kills",
-                    "Children killed after the kill grace, by why they were told to stop.",
-                    &["reason"],
-                ),
-            },
+            isolated: IsolatedMetrics::new(make),
         }
     }
 

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tokio::sync::oneshot;
 use tracing::Span;
 
-use super::{Executors, Start};
+use super::executors::{Executors, Start};
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::invoke::Args;

@@ -3,7 +3,7 @@
 
 use tracing::{Instrument, Span};
 
-use super::{Executors, Start};
+use super::executors::{Executors, Start};
 use crate::context::ActivityContext;
 use crate::error::ActivityError;
 use crate::invoke::{until_cancelled, Args};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::{SlotPermit, SlotSupplier};
+use super::supplier::{SlotPermit, SlotSupplier};
 
 pub(crate) struct FixedSlots {
     semaphore: Arc<Semaphore>,

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::resource::ResourceBasedSlots;
+use super::resource_options::ResourceBasedSlots;
 
 /// sdk-core's defaults (`ResourceBasedSlotsOptions`): P 5, I 0, D 1 for both resources.
 const P_GAIN: f64 = 5.0;

@@ -14,13 +14,17 @@ use tonic::Code;
 use tracing::{debug, warn};
 
 use super::codecs::WorkerCodecs;
-use super::contact::{is_unreachable, Contact};
-use crate::attempt::{Attempt, CancelReason};
+use crate::attempt::{Attempt, CancelReason, HeartbeatStarter};
 use crate::connection::ServiceClient;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
+use crate::context::ActivityInfo;
 use crate::payload::Payload;
-use crate::proto::service::RecordActivityTaskHeartbeatRequest;
+use crate::proto::service::{
+    RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse,
+};
 use crate::proto::Payloads;
+use crate::worker::server::contact::{is_unreachable, Contact};
+use crate::worker::shared::Shared;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
@@ -76,18 +80,7 @@ pub(crate) async fn send_heartbeat(
     link: &HeartbeatLink,
     details: Payload,
 ) -> bool {
-    let details = match &link.codecs {
-        None => Some(details),
-        // Sent without details rather than not at all: the heartbeat still keeps the
-        // attempt alive.
-        Some(codecs) => match codecs.encode_one(details, &attempt.payload_context).await {
-            Ok(details) => Some(details),
-            Err(error) => {
-                warn!(%error, "heartbeat details could not be encoded; sent without them");
-                None
-            }
-        },
-    };
+    let details = encoded(attempt, link, details).await;
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
         details: details.map(|details| Payloads {
@@ -106,19 +99,8 @@ pub(crate) async fn send_heartbeat(
     link.contact.observe(&result);
     match result {
         Ok(response) => {
-            let response = response.into_inner();
             link.acked.notify_one();
-            // sdk-core's priority: cancelled, then reset, then paused.
-            let reason = if response.cancel_requested {
-                Some(CancelReason::CancelRequested)
-            } else if response.activity_reset {
-                Some(CancelReason::Reset)
-            } else if response.activity_paused {
-                Some(CancelReason::Paused)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
+            if let Some(reason) = cancel_reason(&response.into_inner()) {
                 debug!(%reason, "the server cancelled the activity");
                 attempt.cancel(reason);
             }
@@ -137,6 +119,80 @@ pub(crate) async fn send_heartbeat(
             warn!(%status, "heartbeat failed");
             true
         }
+    }
+}
+
+/// The details as the server must see them: through the payload codecs, if any.
+async fn encoded(attempt: &Attempt, link: &HeartbeatLink, details: Payload) -> Option<Payload> {
+    match &link.codecs {
+        None => Some(details),
+        // Sent without details rather than not at all: the heartbeat still keeps the
+        // attempt alive.
+        Some(codecs) => match codecs.encode_one(details, &attempt.payload_context).await {
+            Ok(details) => Some(details),
+            Err(error) => {
+                warn!(%error, "heartbeat details could not be encoded; sent without them");
+                None
+            }
+        },
+    }
+}
+
+/// Why the server's answer to a heartbeat stops the attempt, if it does: sdk-core's
+/// priority, cancelled, then reset, then paused.
+fn cancel_reason(response: &RecordActivityTaskHeartbeatResponse) -> Option<CancelReason> {
+    if response.cancel_requested {
+        Some(CancelReason::CancelRequested)
+    } else if response.activity_reset {
+        Some(CancelReason::Reset)
+    } else if response.activity_paused {
+        Some(CancelReason::Paused)
+    } else {
+        None
+    }
+}
+
+/// The heartbeat loop an attempt of `token` starts with its first heartbeat.
+pub(crate) fn heartbeat_starter(
+    shared: &Arc<Shared>,
+    token: &[u8],
+    info: &ActivityInfo,
+    acked: &Arc<Notify>,
+) -> HeartbeatStarter {
+    let (shared, token, acked) = (shared.clone(), token.to_vec(), acked.clone());
+    let interval = throttle_interval(info.heartbeat_timeout);
+    Box::new(move |attempt| {
+        let link = heartbeat_link(&shared, &token, interval, acked.clone());
+        shared.control.spawn(heartbeat_loop(attempt, link));
+    })
+}
+
+fn heartbeat_link(
+    shared: &Shared,
+    token: &[u8],
+    interval: Duration,
+    acked: Arc<Notify>,
+) -> HeartbeatLink {
+    HeartbeatLink {
+        client: shared.client.clone(),
+        namespace: shared.options.connection.namespace.clone(),
+        identity: shared.options.connection.identity.clone(),
+        task_token: token.to_vec(),
+        interval,
+        acked,
+        sent: shared.stats.heartbeats_sent.clone(),
+        sent_metric: shared.metrics.heartbeats_sent(),
+        contact: shared.contact.clone(),
+        codecs: shared.codecs.clone(),
+    }
+}
+
+/// Sends details recorded since the last heartbeat call, so the server has them before
+/// it hears of the cancellation.
+pub(crate) async fn flush_heartbeat(shared: &Shared, token: &[u8], attempt: &Attempt) {
+    if let Some(details) = attempt.take_pending_heartbeat() {
+        let link = heartbeat_link(shared, token, Duration::ZERO, Arc::default());
+        send_heartbeat(attempt, &link, details).await;
     }
 }
 

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
 
-use super::contact::{is_unreachable, Contact};
-use super::retry;
 use crate::connection::{with_deadline, ServiceClient, UNARY_DEADLINE};
 use crate::error::{failure_type, ActivityError};
 use crate::payload::Payload;
@@ -16,6 +14,8 @@ use crate::proto::service::{
     RespondActivityTaskFailedRequest,
 };
 use crate::proto::{Failure, Payloads, WorkerDeploymentOptions};
+use crate::worker::server::contact::{is_unreachable, Contact};
+use crate::worker::server::retry;
 
 /// How an attempt ends, as the server hears it.
 #[derive(Debug)]
@@ -91,15 +91,38 @@ impl Reporter<'_> {
         deadline: Option<Instant>,
     ) {
         let deadline = deadline.unwrap_or_else(|| Instant::now() + REPORT_WITHOUT_DEADLINE);
+        match self.send(task_token, report, deadline).await {
+            Ok(()) => {}
+            Err(status) if status.code() == Code::NotFound => warn!(
+                activity,
+                "the server no longer knows this attempt (cancelled or timed out); its result was dropped"
+            ),
+            Err(status) if is_unreachable(&status) => warn!(
+                activity,
+                "could not report the result before the attempt's deadline: the server was \
+                 unreachable; it will retry the activity"
+            ),
+            Err(status) => warn!(activity, %status, "could not report the activity's result"),
+        }
+    }
+
+    /// The `RespondActivityTask*` call that says `report`, retried until `deadline`.
+    async fn send(
+        &self,
+        task_token: Vec<u8>,
+        report: Report,
+        deadline: Instant,
+    ) -> Result<(), Status> {
         let (namespace, identity) = (self.namespace.to_owned(), self.identity.to_owned());
-        let result = match report {
+        let deployment_options = Some(self.deployment.clone());
+        match report {
             Report::Completed(payload) => {
                 let request = RespondActivityTaskCompletedRequest {
                     task_token,
                     result: payloads(Some(payload)),
                     identity,
                     namespace,
-                    deployment_options: Some(self.deployment.clone()),
+                    deployment_options,
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {
@@ -117,7 +140,7 @@ impl Reporter<'_> {
                     last_heartbeat_details: payloads(last_heartbeat),
                     identity,
                     namespace,
-                    deployment_options: Some(self.deployment.clone()),
+                    deployment_options,
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {
@@ -131,7 +154,7 @@ impl Reporter<'_> {
                     details: payloads(details),
                     identity,
                     namespace,
-                    deployment_options: Some(self.deployment.clone()),
+                    deployment_options,
                     ..Default::default()
                 };
                 self.call(request, deadline, |mut client, request| async move {
@@ -139,19 +162,6 @@ impl Reporter<'_> {
                 })
                 .await
             }
-        };
-        match result {
-            Ok(()) => {}
-            Err(status) if status.code() == Code::NotFound => warn!(
-                activity,
-                "the server no longer knows this attempt (cancelled or timed out); its result was dropped"
-            ),
-            Err(status) if is_unreachable(&status) => warn!(
-                activity,
-                "could not report the result before the attempt's deadline: the server was \
-                 unreachable; it will retry the activity"
-            ),
-            Err(status) => warn!(activity, %status, "could not report the activity's result"),
         }
     }
 

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::PollClock;
+use super::poll_clock::PollClock;
 
 /// What one thread is polling: `Some` from the start of a poll to its end.
 #[derive(Default)]

@@ -10,119 +10,12 @@
 //!   an idle worker settles at the minimum;
 //! - `ResourceExhausted` halves the target, other errors lower it by one.
 //!
-//! The logic here is pure; [`PollerGate`] puts it behind a lock for the poll loop.
+//! The logic here is pure; `PollerGate` (`poller_gate.rs`) puts it behind a lock for the poll
+//! loop.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
-use super::invalid_option::InvalidOption;
-
-/// How many polls a worker keeps open. [`Pollers::Auto`] by default.
-///
-/// ```
-/// use legwork::worker::{Pollers, WorkerOptions};
-///
-/// let mut options = WorkerOptions::new("images");
-/// options.pollers = Pollers::Fixed(2);
-/// options.pollers = Pollers::autoscaling(1, 5, 100);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Pollers {
-    /// Autoscaling with the SDKs' bounds (minimum 1, initial 5, maximum 100) where the
-    /// namespace asks workers to enrol (its `poller_autoscaling_auto_enroll` capability),
-    /// else a fixed 5, as Go's SDK does with poller settings left at their defaults.
-    #[default]
-    Auto,
-    /// Exactly this many polls, whatever the server suggests.
-    Fixed(usize),
-    /// Follow the server's suggestions within `minimum..=maximum`, starting at `initial`.
-    Autoscaling {
-        /// The fewest polls kept open; at least 1.
-        minimum: usize,
-        /// The polls opened at start; at least `minimum`.
-        initial: usize,
-        /// The most polls open at once; at least `initial`.
-        maximum: usize,
-    },
-}
-
-impl Pollers {
-    /// The SDKs' autoscaling bounds (sdk-go `internal_worker.go`, sdk-python `_worker.py`):
-    /// the fewest polls an autoscaling worker keeps open.
-    pub const DEFAULT_MINIMUM: usize = 1;
-    /// Polls an autoscaling worker starts with, and the fixed count of [`Pollers::Auto`]
-    /// on namespaces that do not enrol workers.
-    pub const DEFAULT_INITIAL: usize = 5;
-    /// The most polls an autoscaling worker keeps open.
-    pub const DEFAULT_MAXIMUM: usize = 100;
-
-    /// Autoscaling within `minimum..=maximum`, starting at `initial`.
-    pub fn autoscaling(minimum: usize, initial: usize, maximum: usize) -> Self {
-        Pollers::Autoscaling {
-            minimum,
-            initial,
-            maximum,
-        }
-    }
-
-    /// What the worker does on a namespace that does (or does not) ask workers to enrol;
-    /// an error names the setting that cannot work.
-    pub(crate) fn resolve(self, auto_enroll: bool) -> Result<Behavior, InvalidOption> {
-        match self {
-            Pollers::Auto if auto_enroll => Ok(Behavior::Autoscaling {
-                minimum: Pollers::DEFAULT_MINIMUM,
-                initial: Pollers::DEFAULT_INITIAL,
-                maximum: Pollers::DEFAULT_MAXIMUM,
-            }),
-            Pollers::Auto => Ok(Behavior::Fixed(Pollers::DEFAULT_INITIAL)),
-            Pollers::Fixed(0) => Err(invalid("must be at least 1".to_owned())),
-            Pollers::Fixed(count) => Ok(Behavior::Fixed(count)),
-            Pollers::Autoscaling {
-                minimum,
-                initial,
-                maximum,
-            } if minimum >= 1 && minimum <= initial && initial <= maximum => {
-                Ok(Behavior::Autoscaling {
-                    minimum,
-                    initial,
-                    maximum,
-                })
-            }
-            Pollers::Autoscaling {
-                minimum,
-                initial,
-                maximum,
-            } => Err(invalid(format!(
-                "autoscaling needs 1 <= minimum <= initial <= maximum, got minimum {minimum}, \
-                 initial {initial}, maximum {maximum}"
-            ))),
-        }
-    }
-}
-
-fn invalid(reason: String) -> InvalidOption {
-    InvalidOption::new("pollers", "--pollers", reason)
-}
-
-/// The poller setting a worker runs with, once the namespace is known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Behavior {
-    Fixed(usize),
-    Autoscaling {
-        minimum: usize,
-        initial: usize,
-        maximum: usize,
-    },
-}
-
-impl Behavior {
-    pub(crate) fn is_autoscaling(self) -> bool {
-        matches!(self, Behavior::Autoscaling { .. })
-    }
-}
+use super::pollers::Behavior;
 
 /// How often ingestion is compared with the period before, as sdk-core does.
 pub(crate) const INGESTION_PERIOD: Duration = Duration::from_millis(100);
@@ -235,122 +128,16 @@ impl Scaler {
     }
 }
 
-/// The scaler shared by the poll loop and its polls, with the count of polls open.
-pub(crate) struct PollerGate {
-    scaler: Mutex<Scaler>,
-    active: Mutex<usize>,
-    changed: Notify,
-    autoscaling: bool,
-}
-
-impl PollerGate {
-    pub(crate) fn new(behavior: Behavior, server_supports_autoscaling: bool) -> Arc<Self> {
-        Arc::new(PollerGate {
-            scaler: Mutex::new(Scaler::new(behavior, server_supports_autoscaling)),
-            active: Mutex::new(0),
-            changed: Notify::new(),
-            autoscaling: behavior.is_autoscaling(),
-        })
-    }
-
-    pub(crate) fn is_autoscaling(&self) -> bool {
-        self.autoscaling
-    }
-
-    /// Polls open now (started and not yet done with, backoff included).
-    pub(crate) fn active(&self) -> usize {
-        *self.active.lock().unwrap()
-    }
-
-    /// The scaler's target now.
-    pub(crate) fn target(&self) -> usize {
-        self.scaler.lock().unwrap().target()
-    }
-
-    /// Waits until one more poll may open, and counts it open until the guard drops.
-    pub(crate) async fn open(self: &Arc<Self>) -> OpenPoll {
-        loop {
-            let changed = self.changed.notified();
-            {
-                let target = self.target();
-                let mut active = self.active.lock().unwrap();
-                if *active < target {
-                    *active += 1;
-                    return OpenPoll(self.clone());
-                }
-            }
-            changed.await;
-        }
-    }
-
-    /// The deadline for the next poll (shorter while busy, when autoscaling).
-    pub(crate) fn poll_deadline(&self, normal: Duration) -> Duration {
-        self.scaler.lock().unwrap().poll_deadline(normal)
-    }
-
-    /// Applies `update` to the scaler and wakes the poll loop, whose limit may have moved.
-    pub(crate) fn update<T>(&self, update: impl FnOnce(&mut Scaler) -> T) -> T {
-        let result = update(&mut self.scaler.lock().unwrap());
-        self.changed.notify_waiters();
-        result
-    }
-
-    /// Runs the ingestion check every [`INGESTION_PERIOD`] until `stop`.
-    pub(crate) async fn run_ingestion_check(
-        self: Arc<Self>,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
-        if !self.autoscaling {
-            return;
-        }
-        let mut interval = tokio::time::interval(INGESTION_PERIOD);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = interval.tick() => self.update(Scaler::tick),
-            }
-        }
-    }
-}
-
-/// One open poll; dropping it lets the next one open.
-pub(crate) struct OpenPoll(Arc<PollerGate>);
-
-impl Drop for OpenPoll {
-    fn drop(&mut self) {
-        *self.0.active.lock().unwrap() -= 1;
-        self.0.changed.notify_waiters();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::polling::pollers::Pollers;
 
     fn autoscaling() -> Scaler {
         Scaler::new(
             Pollers::default().resolve(true).unwrap(),
             false, // the capability is not needed once a decision was seen
         )
-    }
-
-    #[test]
-    fn auto_follows_the_namespace_and_bad_bounds_are_refused() {
-        assert_eq!(Pollers::Auto.resolve(false).unwrap(), Behavior::Fixed(5));
-        assert_eq!(
-            Pollers::Auto.resolve(true).unwrap(),
-            Behavior::Autoscaling {
-                minimum: 1,
-                initial: 5,
-                maximum: 100
-            }
-        );
-        assert_eq!(Pollers::Fixed(3).resolve(true).unwrap(), Behavior::Fixed(3));
-        assert!(Pollers::Fixed(0).resolve(false).is_err());
-        let error = Pollers::autoscaling(2, 1, 10).resolve(false).unwrap_err();
-        assert_eq!(error.option, "pollers");
-        assert!(error.reason.contains("minimum 2, initial 1"), "{error}");
-        assert!(Pollers::autoscaling(0, 1, 10).resolve(false).is_err());
     }
 
     #[test]
@@ -451,20 +238,5 @@ mod tests {
         assert_eq!(scaler.poll_deadline(normal), BUSY_POLL_DEADLINE);
         scaler.tick();
         assert_eq!(scaler.poll_deadline(normal), normal);
-    }
-
-    #[tokio::test]
-    async fn the_gate_keeps_open_polls_at_the_target() {
-        let gate = PollerGate::new(Behavior::Fixed(2), false);
-        let first = gate.open().await;
-        let _second = gate.open().await;
-        assert_eq!(gate.active(), 2);
-        let third = tokio::time::timeout(Duration::from_millis(50), gate.open()).await;
-        assert!(third.is_err(), "a third poll opened past the target");
-        drop(first);
-        let _third = tokio::time::timeout(Duration::from_secs(1), gate.open())
-            .await
-            .expect("a poll opens once one closes");
-        assert_eq!(gate.active(), 2);
     }
 }

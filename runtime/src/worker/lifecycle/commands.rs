@@ -19,10 +19,6 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::contact::is_unreachable;
-use super::retry;
-use super::run::Shared;
-use super::WorkerOptions;
 use crate::attempt::CancelReason;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE, UNARY_DEADLINE};
 use crate::proto::nexus::{
@@ -37,6 +33,10 @@ use crate::proto::{
     ExecuteCommandsResponse, Failure, FailureInfo, NexusHandlerFailureInfo, TaskQueue,
     TaskQueueKind, WirePayload, WorkerCommandResult,
 };
+use crate::worker::options::WorkerOptions;
+use crate::worker::server::contact::is_unreachable;
+use crate::worker::server::retry;
+use crate::worker::shared::Shared;
 
 /// The one Nexus operation the server sends on a control queue.
 const OPERATION: &str = "ExecuteCommands";
@@ -44,14 +44,14 @@ const OPERATION: &str = "ExecuteCommands";
 const ENCODING: &str = "binary/protobuf";
 
 /// A worker's control queue, as the server expects it (sdk-go's `workerControlTaskQueue`).
-pub(super) fn control_queue(namespace: &str, grouping_key: &str) -> String {
+pub(crate) fn control_queue(namespace: &str, grouping_key: &str) -> String {
     format!("temporal-sys/worker-commands/{namespace}/{grouping_key}")
 }
 
 /// Polls the control queue and answers its commands until `stop`, which the worker
 /// cancels once it has stopped: attempts still running in the grace period can be
 /// cancelled too. Returns at once where the namespace does not advertise worker commands.
-pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
+pub(crate) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let Some(queue) = shared.polling.control_queue.clone() else {
         debug!(
             "the namespace does not advertise worker commands; cancels arrive with \

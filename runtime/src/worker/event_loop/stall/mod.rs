@@ -7,6 +7,7 @@
 //! `spare.rs`): when every thread of a loop is held, new async activities go to a spare.
 
 mod in_progress;
+mod poll_clock;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::in_progress::InProgress;
+use self::poll_clock::PollClock;
 use super::spare::{EventLoops, Route};
 use crate::invoke::{BoxOutcome, Outcome};
 use crate::registry::ActivityDescriptor;
@@ -44,20 +46,6 @@ pub(crate) struct StallWatch {
 /// Set in `poll_started` by the sweep when it flags the poll in progress as holding its
 /// thread; stamps never reach it (2^63 ns is 292 years).
 const FLAGGED: u64 = 1 << 63;
-
-/// One activity's poll in progress, stamped in nanoseconds since `epoch()` (0: none).
-struct PollClock {
-    descriptor: &'static ActivityDescriptor,
-    activity_id: String,
-    attempt: u32,
-    /// The start stamp of the poll in progress, `| FLAGGED` once the sweep has counted it
-    /// in `held`; the poll takes it back out when it ends.
-    poll_started: AtomicU64,
-    /// Flagged polls in progress on the loop this activity runs on.
-    held: Arc<AtomicUsize>,
-    /// The start stamp of the latest poll already warned about.
-    warned: AtomicU64,
-}
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::presence::final_heartbeat;
-use super::respond::Report;
-use super::run::Shared;
-use super::task::worker_shutdown_failure;
+use super::worker_heartbeat::final_heartbeat;
 use crate::attempt::CancelReason;
 use crate::connection::with_deadline;
 use crate::proto::service::ShutdownWorkerRequest;
 use crate::proto::TaskQueueType;
+use crate::worker::reporting::respond::Report;
+use crate::worker::shared::Shared;
+use crate::worker::task::worker_shutdown_failure;
 
 /// How long shutdown waits for the server to complete in-flight polls before dropping them,
 /// when the namespace says it will (`worker_poll_complete_on_shutdown`).
@@ -24,7 +24,7 @@ const CANCEL_WAIT: Duration = Duration::from_secs(1);
 
 /// Tells the server this worker is going away, so that it answers our open polls at once
 /// and drops the worker from its list (the last worker heartbeat rides along).
-pub(super) async fn shutdown_worker(shared: &Shared) {
+pub(crate) async fn shutdown_worker(shared: &Shared) {
     let request = ShutdownWorkerRequest {
         namespace: shared.options.connection.namespace.clone(),
         identity: shared.options.connection.identity.clone(),
@@ -44,7 +44,7 @@ pub(super) async fn shutdown_worker(shared: &Shared) {
     }
 }
 
-pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
+pub(crate) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
     let wait = if shared.polling.complete_on_shutdown {
         POLL_DRAIN
     } else {
@@ -63,7 +63,7 @@ pub(super) async fn drain_polls(shared: &Shared, mut pollers: JoinSet<()>) {
 /// that they are killed and reported by their own attempts), and reports those still
 /// running as retryable `WorkerShutdown` failures so that another worker takes them at
 /// once. Threads are not killed; their late results are dropped.
-pub(super) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
+pub(crate) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) -> u64 {
     if shared.in_flight.wait_until_empty(deadline).await {
         return 0;
     }

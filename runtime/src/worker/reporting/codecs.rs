@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::spare::EventLoops;
+use crate::worker::event_loop::spare::EventLoops;
 
 use super::respond::Report;
 use crate::codec::{CodecChain, CodecError, SerializationContext};
@@ -220,16 +220,16 @@ pub(crate) fn task_context(
 ) -> SerializationContext {
     let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_owned());
     let workflow = task.workflow_execution.as_ref();
-    let mut context = SerializationContext::default();
-    context.namespace = non_empty(&task.workflow_namespace).unwrap_or_else(|| namespace.to_owned());
-    context.task_queue = Some(task_queue.to_owned());
-    context.activity_type = task.activity_type.as_ref().map(|t| t.name.clone());
-    context.activity_id = non_empty(&task.activity_id);
-    context.activity_run_id = non_empty(&task.activity_run_id);
-    context.workflow_id = workflow.and_then(|w| non_empty(&w.workflow_id));
-    context.workflow_run_id = workflow.and_then(|w| non_empty(&w.run_id));
-    context.workflow_type = task.workflow_type.as_ref().and_then(|t| non_empty(&t.name));
-    context
+    SerializationContext {
+        namespace: non_empty(&task.workflow_namespace).unwrap_or_else(|| namespace.to_owned()),
+        task_queue: Some(task_queue.to_owned()),
+        activity_type: task.activity_type.as_ref().map(|t| t.name.clone()),
+        activity_id: non_empty(&task.activity_id),
+        activity_run_id: non_empty(&task.activity_run_id),
+        workflow_id: workflow.and_then(|w| non_empty(&w.workflow_id)),
+        workflow_run_id: workflow.and_then(|w| non_empty(&w.run_id)),
+        workflow_type: task.workflow_type.as_ref().and_then(|t| non_empty(&t.name)),
+    }
 }
 
 fn one(payloads: &mut Vec<Payload>) -> Result<Payload, ActivityError> {

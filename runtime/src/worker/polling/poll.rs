@@ -1,51 +1,27 @@
 //! Polling: the loop that opens polls while a slot, the rate limit and the scaler allow,
 //! and what one poll does with its answer.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::contact::is_unreachable;
-use super::health::Health;
-use super::pollers::{OpenPoll, PollerGate};
-use super::rate_limit::RateLimiter;
-use super::retry;
-use super::run::Shared;
-use super::slots::{SlotPermit, SlotSupplier};
-use super::task::handle_task;
-use super::WorkerOptions;
+use super::poller_gate::OpenPoll;
 use crate::connection::{with_deadline, LONG_POLL_DEADLINE};
-use crate::proto::service::PollActivityTaskQueueRequest;
+use crate::proto::service::{PollActivityTaskQueueRequest, PollActivityTaskQueueResponse};
 use crate::proto::{TaskQueue, TaskQueueKind, TaskQueueMetadata, WorkerDeploymentOptions};
-
-/// What the poll loop keeps between polls.
-pub(super) struct Polling {
-    /// Issues the slot each poll takes first.
-    pub(super) slots: Arc<dyn SlotSupplier>,
-    /// How many polls stay open, following the server's suggestions when autoscaling.
-    pub(super) gate: Arc<PollerGate>,
-    /// `max_activities_per_second`, when set.
-    pub(super) rate_limiter: Option<RateLimiter>,
-    /// Polls failed in a row, for the backoff.
-    pub(super) failures: AtomicU32,
-    /// Drops the polls still open (shutdown, once the server had its chance to answer).
-    pub(super) stop: CancellationToken,
-    /// The server answers open polls after `ShutdownWorker`; else they are dropped at once.
-    pub(super) complete_on_shutdown: bool,
-    /// What `/readyz` says.
-    pub(super) health: Arc<Health>,
-    /// This worker's worker-commands queue, where the namespace advertises them: named on
-    /// every activity poll, polled by `commands.rs`.
-    pub(super) control_queue: Option<String>,
-}
+use crate::worker::options::WorkerOptions;
+use crate::worker::server::contact::is_unreachable;
+use crate::worker::server::retry;
+use crate::worker::shared::Shared;
+use crate::worker::slots::SlotPermit;
+use crate::worker::task::handle_task;
 
 /// Opens polls while a slot is free, the rate limit allows and the scaler wants more,
 /// until shutdown; returns once the last of its polls has ended.
-pub(super) async fn poll_loop(shared: Arc<Shared>) {
+pub(crate) async fn poll_loop(shared: Arc<Shared>) {
     let mut polls = JoinSet::new();
     loop {
         while polls.try_join_next().is_some() {}
@@ -98,29 +74,35 @@ async fn poll_once(shared: Arc<Shared>, permit: SlotPermit, open: OpenPoll) {
     };
     drop(polling);
     shared.contact.observe(&result);
-    let status = match result {
-        Ok(response) => {
-            shared.polling.failures.store(0, Ordering::Relaxed);
-            shared.polling.health.poll_accepted();
-            let task = response.into_inner();
-            let has_task = !task.task_token.is_empty();
-            let decision = task
-                .poller_scaling_decision
-                .as_ref()
-                .map(|decision| decision.poll_request_delta_suggestion);
-            shared
-                .polling
-                .gate
-                .update(|scaler| scaler.on_response(has_task, decision));
-            if has_task {
-                tokio::spawn(handle_task(shared.clone(), Box::new(task), permit));
-            } else {
-                shared.metrics.poll_no_task();
-            }
-            return;
-        }
-        Err(status) => status,
-    };
+    match result {
+        Ok(response) => answered(&shared, response.into_inner(), permit),
+        Err(status) => back_off(&shared, status, permit, open).await,
+    }
+}
+
+/// A poll the server answered: hands its task over with the slot, if it has one.
+fn answered(shared: &Arc<Shared>, task: PollActivityTaskQueueResponse, permit: SlotPermit) {
+    shared.polling.failures.store(0, Ordering::Relaxed);
+    shared.polling.health.poll_accepted();
+    let has_task = !task.task_token.is_empty();
+    let decision = task
+        .poller_scaling_decision
+        .as_ref()
+        .map(|decision| decision.poll_request_delta_suggestion);
+    shared
+        .polling
+        .gate
+        .update(|scaler| scaler.on_response(has_task, decision));
+    if has_task {
+        tokio::spawn(handle_task(shared.clone(), Box::new(task), permit));
+    } else {
+        shared.metrics.poll_no_task();
+    }
+}
+
+/// A failed poll: gives the slot back, and keeps the poll counted open through the
+/// backoff, so that the next poll waits for it.
+async fn back_off(shared: &Shared, status: tonic::Status, permit: SlotPermit, open: OpenPoll) {
     if shared.shutdown.is_cancelled() {
         return;
     }

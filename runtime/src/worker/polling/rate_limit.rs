@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::invalid_option::InvalidOption;
+use crate::worker::invalid_option::InvalidOption;
 
 /// Spaces events by a fixed period; cheap enough to sit before every poll.
 #[derive(Debug)]

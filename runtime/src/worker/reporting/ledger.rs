@@ -13,12 +13,12 @@ use tokio::sync::Notify;
 use super::respond::Report;
 use crate::attempt::{Attempt, CancelReason};
 
-pub(super) type TaskToken = Vec<u8>;
+pub(crate) type TaskToken = Vec<u8>;
 /// An attempt not yet reported: its activity type and shared state.
-pub(super) type Outstanding = (String, Arc<Attempt>);
+pub(crate) type Outstanding = (String, Arc<Attempt>);
 
 #[derive(Default)]
-pub(super) struct InFlight {
+pub(crate) struct InFlight {
     attempts: Mutex<HashMap<TaskToken, Outstanding>>,
     all_reported: Notify,
     completed: AtomicU64,
@@ -28,19 +28,19 @@ pub(super) struct InFlight {
 
 /// Reports counted so far, by kind.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Counts {
-    pub(super) completed: u64,
-    pub(super) failed: u64,
-    pub(super) canceled: u64,
+pub(crate) struct Counts {
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    pub(crate) canceled: u64,
 }
 
 impl InFlight {
-    pub(super) fn register(&self, token: TaskToken, activity: String, attempt: Arc<Attempt>) {
+    pub(crate) fn register(&self, token: TaskToken, activity: String, attempt: Arc<Attempt>) {
         self.lock().insert(token, (activity, attempt));
     }
 
     /// Takes the attempt out: the caller, and only it, reports it.
-    pub(super) fn take(&self, token: &[u8]) -> Option<Outstanding> {
+    pub(crate) fn take(&self, token: &[u8]) -> Option<Outstanding> {
         let mut attempts = self.lock();
         let entry = attempts.remove(token);
         if attempts.is_empty() {
@@ -50,30 +50,30 @@ impl InFlight {
     }
 
     /// Every attempt still outstanding, taken out for the caller to report.
-    pub(super) fn take_all(&self) -> Vec<(TaskToken, Outstanding)> {
+    pub(crate) fn take_all(&self) -> Vec<(TaskToken, Outstanding)> {
         let taken: Vec<_> = self.lock().drain().collect();
         self.all_reported.notify_waiters();
         taken
     }
 
     /// Cancels the attempt holding `token`, if this worker holds it.
-    pub(super) fn cancel(&self, token: &[u8], reason: CancelReason) -> bool {
+    pub(crate) fn cancel(&self, token: &[u8], reason: CancelReason) -> bool {
         let attempt = self.lock().get(token).map(|(_, attempt)| attempt.clone());
         attempt.map(|attempt| attempt.cancel(reason)).is_some()
     }
 
-    pub(super) fn cancel_all(&self, reason: CancelReason) {
+    pub(crate) fn cancel_all(&self, reason: CancelReason) {
         for (_, attempt) in self.lock().values() {
             attempt.cancel(reason);
         }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// True when no attempt is outstanding by `deadline`.
-    pub(super) async fn wait_until_empty(&self, deadline: Instant) -> bool {
+    pub(crate) async fn wait_until_empty(&self, deadline: Instant) -> bool {
         loop {
             let all_reported = self.all_reported.notified();
             if self.lock().is_empty() {
@@ -89,7 +89,7 @@ impl InFlight {
     }
 
     /// Counts a report about to be sent.
-    pub(super) fn count(&self, report: &Report) {
+    pub(crate) fn count(&self, report: &Report) {
         let counter = match report {
             Report::Completed(_) => &self.completed,
             Report::Failed { .. } => &self.failed,
@@ -98,7 +98,7 @@ impl InFlight {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         Counts {
             completed: self.completed.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),

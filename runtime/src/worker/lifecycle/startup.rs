@@ -10,23 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use super::codecs::WorkerCodecs;
-use super::contact::Contact;
-use super::executor::isolated::ChildPool;
-use super::executor::Executors;
 use super::health::{self, Health};
-use super::invalid_option::InvalidOption;
-use super::lag::LagMonitor;
-use super::ledger::InFlight;
-use super::poll::Polling;
-use super::pollers::PollerGate;
-use super::rate_limit;
-use super::rate_limit::RateLimiter;
-use super::run::{Shared, Stats};
-use super::slots::{Slots, TypeLimits};
-use super::spare::EventLoops;
-use super::stall::StallWatch;
-use super::{WorkerError, WorkerOptions};
+use super::worker_heartbeat_state::Presence;
 use crate::connection::{
     connect_metered, diagnose_status, with_deadline, ApiKeySlot, ServiceClient, UNARY_DEADLINE,
 };
@@ -38,18 +23,34 @@ use crate::registry::{ActivityDescriptor, Invoker, Registry};
 use crate::telemetry::exporter;
 use crate::telemetry::metrics::WorkerMetrics;
 use crate::telemetry::rpc::RpcMetrics;
+use crate::worker::event_loop::lag::LagMonitor;
+use crate::worker::event_loop::spare::EventLoops;
+use crate::worker::event_loop::stall::StallWatch;
+use crate::worker::executor::isolated::ChildPool;
+use crate::worker::executor::Executors;
+use crate::worker::invalid_option::InvalidOption;
+use crate::worker::options::WorkerOptions;
+use crate::worker::polling::poller_gate::PollerGate;
+use crate::worker::polling::rate_limit;
+use crate::worker::polling::rate_limit::RateLimiter;
+use crate::worker::reporting::codecs::WorkerCodecs;
+use crate::worker::reporting::ledger::InFlight;
+use crate::worker::server::contact::Contact;
+use crate::worker::shared::{Polling, Shared, Stats};
+use crate::worker::slots::{Slots, TypeLimits};
+use crate::worker::worker_error::WorkerError;
 
 /// What start-up found out.
-pub(super) struct Started {
-    pub(super) client: ServiceClient,
-    pub(super) capabilities: Capabilities,
-    pub(super) metrics_address: Option<SocketAddr>,
-    pub(super) deployment: WorkerDeploymentOptions,
-    pub(super) gate: Arc<PollerGate>,
+pub(crate) struct Started {
+    pub(crate) client: ServiceClient,
+    pub(crate) capabilities: Capabilities,
+    pub(crate) metrics_address: Option<SocketAddr>,
+    pub(crate) deployment: WorkerDeploymentOptions,
+    pub(crate) gate: Arc<PollerGate>,
 }
 
 /// Checks the settings, serves metrics and probes (when asked), then connects.
-pub(super) async fn start(
+pub(crate) async fn start(
     options: &WorkerOptions,
     api_key: ApiKeySlot,
     metrics: &WorkerMetrics,
@@ -176,7 +177,7 @@ async fn connect_to_namespace(
 }
 
 /// What the control thread builds before anything talks to the server.
-pub(super) struct Local {
+pub(crate) struct Local {
     options: WorkerOptions,
     registry: Registry,
     metrics: WorkerMetrics,
@@ -186,7 +187,7 @@ pub(super) struct Local {
 }
 
 impl Local {
-    pub(super) fn new(
+    pub(crate) fn new(
         options: WorkerOptions,
         registry: Registry,
         event_loop: &tokio::runtime::Runtime,
@@ -217,7 +218,7 @@ impl Local {
 
 /// Checks what can be checked without a server first (per-type limits, the children of
 /// isolated activities), then connects: whatever cannot work stops the worker here.
-pub(super) async fn connect(
+pub(crate) async fn connect(
     local: Local,
     api_key: ApiKeySlot,
     shutdown: CancellationToken,
@@ -241,21 +242,8 @@ pub(super) async fn connect(
         deployment,
         gate,
     } = start(&options, api_key, &metrics, &health).await?;
-    let presence = super::presence::Presence::new(capabilities.worker_heartbeats);
-    let control_queue = capabilities.worker_commands.then(|| {
-        let namespace = &options.connection.namespace;
-        super::commands::control_queue(namespace, presence.grouping_key())
-    });
-    let polling = Polling {
-        slots: options.slots.supplier(),
-        gate,
-        rate_limiter: RateLimiter::new(options.max_activities_per_second),
-        failures: AtomicU32::new(0),
-        stop: CancellationToken::new(),
-        complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
-        health,
-        control_queue,
-    };
+    let presence = Presence::new(capabilities.worker_heartbeats);
+    let polling = polling(&options, &capabilities, &presence, gate, health);
     let stats = Stats {
         heartbeats_sent: Arc::new(AtomicU64::new(0)),
         stalls,
@@ -282,6 +270,30 @@ pub(super) async fn connect(
         control: tokio::runtime::Handle::current(),
     };
     Ok((Arc::new(shared), metrics_address))
+}
+
+/// What the poll loop starts with, once the namespace's capabilities are known.
+fn polling(
+    options: &WorkerOptions,
+    capabilities: &Capabilities,
+    presence: &Presence,
+    gate: Arc<PollerGate>,
+    health: Arc<Health>,
+) -> Polling {
+    let control_queue = capabilities.worker_commands.then(|| {
+        let namespace = &options.connection.namespace;
+        super::commands::control_queue(namespace, presence.grouping_key())
+    });
+    Polling {
+        slots: options.slots.supplier(),
+        gate,
+        rate_limiter: RateLimiter::new(options.max_activities_per_second),
+        failures: AtomicU32::new(0),
+        stop: CancellationToken::new(),
+        complete_on_shutdown: capabilities.worker_poll_complete_on_shutdown,
+        health,
+        control_queue,
+    }
 }
 
 /// Starts the warm children of isolated activities, when the registry has any.

@@ -1,31 +1,24 @@
 //! The worker's control loop: start-up, pollers, and the order of shutdown.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::codecs::WorkerCodecs;
-use super::contact::Contact;
-use super::executor::Executors;
-use super::lag::{Lag, LagMonitor};
-use super::ledger::InFlight;
-use super::poll::Polling;
-use super::respond::{Report, Reporter};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
-use super::slots::TypeLimits;
 use super::startup::{connect, Local};
-use super::{Ready, WorkerOptions};
-use crate::codec::SerializationContext;
-use crate::connection::{ApiKeySlot, ServiceClient};
-use crate::proto::WorkerDeploymentOptions;
+use super::{commands, worker_heartbeat};
+use crate::connection::ApiKeySlot;
 use crate::registry::Registry;
-use crate::telemetry::metrics::WorkerMetrics;
+use crate::worker::event_loop::lag::Lag;
+use crate::worker::options::WorkerOptions;
+use crate::worker::polling::poll;
+use crate::worker::shared::Shared;
+use crate::worker::worker_error::Ready;
 
 /// How long shutdown waits for the last completions to reach the server.
 const RESPONSE_DRAIN: Duration = Duration::from_secs(15);
@@ -52,63 +45,7 @@ pub struct WorkerReport {
     pub control_lag: Lag,
 }
 
-pub(super) struct Shared {
-    pub(super) options: WorkerOptions,
-    pub(super) registry: Registry,
-    pub(super) client: ServiceClient,
-    pub(super) executors: Executors,
-    /// `max_concurrent` per activity type.
-    pub(super) type_limits: TypeLimits,
-    pub(super) shutdown: CancellationToken,
-    /// What the poll loop keeps between polls.
-    pub(super) polling: Polling,
-    /// Attempts not yet reported, by task token. Whoever takes a token reports it.
-    pub(super) in_flight: InFlight,
-    pub(super) control: tokio::runtime::Handle,
-    pub(super) responses: TaskTracker,
-    pub(super) instance_key: String,
-    /// Whether the server answers: one warning per outage, not one per failed call.
-    pub(super) contact: Arc<Contact>,
-    /// Payload codecs, when there are any.
-    pub(super) codecs: Option<WorkerCodecs>,
-    /// Worker heartbeats: whether to send them, and what the last one said.
-    pub(super) presence: super::presence::Presence,
-    /// Counted for the report at the end (`WorkerReport`).
-    pub(super) stats: Stats,
-    pub(super) metrics: WorkerMetrics,
-    /// Sent on every poll and report.
-    pub(super) deployment: WorkerDeploymentOptions,
-}
-
-/// What the worker counts for its report and its lag lines.
-pub(super) struct Stats {
-    pub(super) heartbeats_sent: Arc<AtomicU64>,
-    pub(super) stalls: Arc<AtomicU64>,
-    pub(super) event_loop_lag: Arc<LagMonitor>,
-    pub(super) control_lag: Arc<LagMonitor>,
-}
-
-impl Shared {
-    /// `report` as the server must see it: through the payload codecs, if any.
-    pub(super) async fn encoded(&self, report: Report, context: &SerializationContext) -> Report {
-        match &self.codecs {
-            Some(codecs) => codecs.encode_report(report, context).await,
-            None => report,
-        }
-    }
-
-    pub(super) fn reporter(&self) -> Reporter<'_> {
-        Reporter {
-            client: &self.client,
-            contact: &self.contact,
-            namespace: &self.options.connection.namespace,
-            identity: &self.options.connection.identity,
-            deployment: &self.deployment,
-        }
-    }
-}
-
-pub(super) fn spawn(
+pub(crate) fn spawn(
     options: WorkerOptions,
     registry: Registry,
     api_key: ApiKeySlot,
@@ -155,6 +92,22 @@ pub(super) fn spawn(
 async fn serve(shared: Arc<Shared>) -> WorkerReport {
     log_start(&shared);
     let stop_lag = CancellationToken::new();
+    spawn_companions(&shared, &stop_lag);
+    let mut pollers = JoinSet::new();
+    pollers.spawn(poll::poll_loop(shared.clone()));
+    shared.shutdown.cancelled().await;
+    shared.polling.health.stopping();
+    let began = Instant::now();
+    let abandoned = stop(&shared, pollers, began).await;
+    let report = final_report(&shared, abandoned);
+    stop_lag.cancel();
+    log_report(&report, began);
+    report
+}
+
+/// What runs beside the pollers on the control runtime: the lag probes, the stall sweep,
+/// worker heartbeats, worker commands and the pollers' ingestion check.
+fn spawn_companions(shared: &Arc<Shared>, stop_lag: &CancellationToken) {
     tokio::spawn(shared.stats.control_lag.clone().tick_here(stop_lag.clone()));
     let event_loop = shared.executors.event_loop.clone();
     tokio::spawn(
@@ -165,9 +118,9 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .probe(event_loop, stop_lag.clone()),
     );
     tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
-    tokio::spawn(super::presence::run(shared.clone()));
+    tokio::spawn(worker_heartbeat::run(shared.clone()));
     // Until the worker has stopped: attempts in the grace period can still be cancelled.
-    tokio::spawn(super::commands::run(shared.clone(), stop_lag.clone()));
+    tokio::spawn(commands::run(shared.clone(), stop_lag.clone()));
     tokio::spawn(
         shared
             .polling
@@ -175,18 +128,18 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
             .clone()
             .run_ingestion_check(stop_lag.clone()),
     );
-    let mut pollers = JoinSet::new();
-    pollers.spawn(super::poll::poll_loop(shared.clone()));
-    shared.shutdown.cancelled().await;
-    shared.polling.health.stopping();
-    let began = Instant::now();
+}
+
+/// Shutdown, in order: tell the server, end the polls, give attempts their grace, let the
+/// last reports out, close the children. Returns the attempts abandoned at the end.
+async fn stop(shared: &Arc<Shared>, pollers: JoinSet<()>, began: Instant) -> u64 {
     info!(
         "shutdown begun: polling stops, in-flight activities have {:?}",
         shared.options.shutdown_grace
     );
-    shutdown_worker(&shared).await;
-    drain_polls(&shared, pollers).await;
-    let abandoned = wait_for_in_flight(&shared, began + shared.options.shutdown_grace).await;
+    shutdown_worker(shared).await;
+    drain_polls(shared, pollers).await;
+    let abandoned = wait_for_in_flight(shared, began + shared.options.shutdown_grace).await;
     shared.responses.close();
     if tokio::time::timeout(RESPONSE_DRAIN, shared.responses.wait())
         .await
@@ -197,8 +150,12 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
     if let Some(children) = shared.executors.isolated.get() {
         children.close().await;
     }
+    abandoned
+}
+
+fn final_report(shared: &Shared, abandoned: u64) -> WorkerReport {
     let counts = shared.in_flight.counts();
-    let report = WorkerReport {
+    WorkerReport {
         completed: counts.completed,
         failed: counts.failed,
         canceled: counts.canceled,
@@ -207,8 +164,10 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         stalls: shared.stats.stalls.load(Ordering::Relaxed),
         event_loop_lag: shared.stats.event_loop_lag.lag(),
         control_lag: shared.stats.control_lag.lag(),
-    };
-    stop_lag.cancel();
+    }
+}
+
+fn log_report(report: &WorkerReport, began: Instant) {
     info!(
         "lag: event loop max {:?} mean {:?}; control loop max {:?} mean {:?}; {} stalled polls",
         report.event_loop_lag.max,
@@ -227,7 +186,6 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
         report.abandoned_at_shutdown,
         report.heartbeats_sent
     );
-    report
 }
 
 fn log_start(shared: &Shared) {
