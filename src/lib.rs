@@ -72,6 +72,10 @@ pub mod registry {
 /// ```compile_fail
 /// legwork::main!("images"); // error: expected `legwork::main!()` or ...
 /// ```
+///
+/// Needs the `cli` feature (on by default): without it, `main!()` is a compile error that
+/// says so, and legwork builds without clap and tracing-subscriber's formatters.
+#[cfg(feature = "cli")]
 #[macro_export]
 macro_rules! main {
     ($($key:ident = $value:expr),* $(,)?) => {
@@ -86,6 +90,21 @@ macro_rules! main {
         ::core::compile_error!(
             "expected `legwork::main!()` or `legwork::main!(task_queue = \"...\", codecs = make_codecs)`"
         );
+    };
+}
+
+/// Without the `cli` feature: a compile error that says to enable it.
+#[cfg(not(feature = "cli"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! main {
+    // Inside a `main`, so that this is the only error.
+    ($($any:tt)*) => {
+        fn main() {
+            ::core::compile_error!(
+                "`legwork::main!()` needs legwork's `cli` feature, which `default-features = false` turned off: add `features = [\"cli\"]` to the legwork dependency (or build a `legwork::worker::Worker` yourself)"
+            );
+        }
     };
 }
 

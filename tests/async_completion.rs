@@ -165,7 +165,9 @@ async fn another_process_fails_the_activity_by_id() {
 async fn a_python_workflow_receives_the_result_completed_by_id() {
     let queue = common::task_queue("approvals");
     let mut worker = ApprovalWorker::spawn(&queue);
-    let client = common::client().await;
+    let client = common::client()
+        .await
+        .with_identity("finance-approvals@test");
     let workflow_id = format!("approval-{queue}");
     let args = [
         common::server().address(),
@@ -189,4 +191,32 @@ async fn a_python_workflow_receives_the_result_completed_by_id() {
         .unwrap();
     assert_eq!(output["error"], serde_json::Value::Null, "{output}");
     assert_eq!(output["result"], "approved by finance");
+    // The history names this client, by the identity it was given, as the completer.
+    let completed = completed_event(&workflow_id);
+    assert_eq!(
+        completed["identity"], "finance-approvals@test",
+        "{completed}"
+    );
+}
+
+/// The `ActivityTaskCompleted` event of the workflow's history (`temporal workflow show`).
+fn completed_event(workflow_id: &str) -> serde_json::Value {
+    let server = common::server();
+    let output = Command::new(server.cli_path())
+        .args(["workflow", "show", "--workflow-id", workflow_id])
+        .args(["--address", &server.address(), "--output", "json"])
+        .output()
+        .expect("the temporal CLI runs");
+    assert!(
+        output.status.success(),
+        "temporal workflow show failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find_map(|event| event.get("activityTaskCompletedEventAttributes").cloned())
+        .unwrap_or_else(|| panic!("no ActivityTaskCompleted in {history}"))
 }

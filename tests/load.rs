@@ -135,7 +135,18 @@ async fn load_with_handover_completes_each_activity_once() {
         .iter()
         .filter_map(|worker| Some((worker.pid, procfs::cpu_time(worker.pid)?)))
         .collect();
-    let after = settled_counts(&metrics, &before, LOAD_ACTIVITIES as u64).await;
+    // Every worker stops before the server's counts are read, so none can add to them.
+    let mut stops = Vec::new();
+    for worker in &mut workers {
+        let (status, took) = worker.terminate(Duration::from_secs(15));
+        eprintln!(
+            "[load] {} stopped in {took:?}: {}",
+            worker.name,
+            worker.report()
+        );
+        stops.push((worker.name.clone(), status));
+    }
+    let after = settled_counts(&metrics, &address, &before).await;
 
     eprintln!(
         "[load] {LOAD_ACTIVITIES} activities in {:.1} s ({:.0}/s); worker 1 (pid \
@@ -221,14 +232,8 @@ async fn load_with_handover_completes_each_activity_once() {
             mib(last)
         );
     }
-    for mut worker in workers {
-        let (status, took) = worker.terminate(Duration::from_secs(15));
-        assert!(status.success(), "{} exited with {status}", worker.name);
-        eprintln!(
-            "[load] {} stopped in {took:?}: {}",
-            worker.name,
-            worker.report()
-        );
+    for (name, status) in stops {
+        assert!(status.success(), "{name} exited with {status}");
     }
 }
 
@@ -341,7 +346,7 @@ async fn sigterm_under_load_finishes_or_hands_over_each_activity() {
     let in_flight_at = signal_at.saturating_duration_since(Instant::now());
 
     // The second worker polls before the signal: it has nothing to do until a handover.
-    let second = WorkerProcess::spawn("shutdown-b", &address, queue, &args);
+    let mut second = WorkerProcess::spawn("shutdown-b", &address, queue, &args);
     second.wait_until_serving();
     tokio::time::sleep_until(signal_at.into()).await;
     let signalled = SystemTime::now();
@@ -365,7 +370,8 @@ async fn sigterm_under_load_finishes_or_hands_over_each_activity() {
             Err(problem) => problems.push(format!("nap-{} ({nap:?}): {problem}", nap.index)),
         }
     }
-    let after = settled_counts(&metrics, &before, NAPS as u64).await;
+    let (second_status, _) = second.terminate(Duration::from_secs(15));
+    let after = settled_counts(&metrics, &address, &before).await;
     eprintln!(
         "[shutdown] {} completed on the first worker within the grace (due {:?}..{:?} ms \
          after SIGTERM); {} reported as WorkerShutdown and completed on the second (due \
@@ -398,9 +404,10 @@ async fn sigterm_under_load_finishes_or_hands_over_each_activity() {
         "one WorkerShutdown failure per handed-over activity"
     );
     assert_eq!(after.canceled, 0);
-    let mut second = second;
-    let (status, _) = second.terminate(Duration::from_secs(15));
-    assert!(status.success(), "the second worker exited with {status}");
+    assert!(
+        second_status.success(),
+        "the second worker exited with {second_status}"
+    );
 }
 
 /// One activity of the shutdown test: due `offset_ms` after the signal.
@@ -631,7 +638,8 @@ async fn soak() {
         }
     }
     producer.await.unwrap();
-    let after = settled_counts(&metrics, &before, count).await;
+    let (status, took) = worker.terminate(Duration::from_secs(15));
+    let after = settled_counts(&metrics, &address, &before).await;
     let (_, first, first_pool) = rows[0];
     let (_, last, last_pool) = rows[rows.len() - 1];
     let rss: Vec<f64> = rows.iter().map(|(_, usage, _)| usage.rss_mib()).collect();
@@ -654,7 +662,6 @@ async fn soak() {
         rows.iter().map(|(_, u, _)| u.fds).max().unwrap(),
         last.cpu.saturating_sub(idle.cpu).as_secs_f64() * 1e6 / count as f64,
     );
-    let (status, took) = worker.terminate(Duration::from_secs(15));
     println!("worker stopped in {took:?} ({status}): {}", worker.report());
     assert_eq!(
         failed_starts.load(Ordering::Relaxed),
@@ -878,17 +885,36 @@ async fn frontend_counts(metrics_url: &str) -> Counts {
     }
 }
 
-/// The counts since `before` once `completed` have been counted (and a moment more, so
-/// that a late duplicate would show).
-async fn settled_counts(metrics_url: &str, before: &Counts, completed: u64) -> Counts {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while frontend_counts(metrics_url).await.since(before).completed < completed
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// The counts since `before`, read once no late duplicate can be missing from them. Call
+/// it after every worker process has exited: no process is left that could send one, and
+/// each worker waited for the answers to the calls it made, so the server has counted them
+/// all. It publishes its counters in periodic flushes, though (up to about a second
+/// late), so this makes two calls of its own (`GetSystemInfo`, which a new client sends),
+/// each after the previous one shows, and waits until the second shows: the flush that
+/// published it is a later one than the flush that published the first, so it began after
+/// the first call, and after the workers' calls.
+async fn settled_counts(metrics_url: &str, address: &str, before: &Counts) -> Counts {
+    for _ in 0..2 {
+        let marked = system_info_calls(metrics_url).await;
+        drop(connect(address).await);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while system_info_calls(metrics_url).await <= marked {
+            assert!(
+                Instant::now() < deadline,
+                "the server's metrics did not show a GetSystemInfo call within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     frontend_counts(metrics_url).await.since(before)
+}
+
+async fn system_info_calls(metrics_url: &str) -> u64 {
+    let url = metrics_url.to_owned();
+    let text = tokio::task::spawn_blocking(move || http_get(&url))
+        .await
+        .unwrap();
+    service_requests(&text, "GetSystemInfo")
 }
 
 /// The sum of `service_requests` for `operation` as the frontend counts it (each call

@@ -9,6 +9,7 @@ pub use crate::context::ActivityContext;
 pub use crate::dynamic::{box_dynamic, run_dynamic, DynamicCall};
 pub use crate::error::ActivityError;
 pub use crate::invoke::{finish, into_result, ArgDecoder, Args};
+#[cfg(feature = "cli")]
 pub use crate::main_entry::{run_main, MainDefaults};
 pub use crate::payload::{encode_json, DecodeViaSerde, EncodeViaSerde, Probe};
 // The probe's plain level and its protobuf level (no impl without the `protobuf`

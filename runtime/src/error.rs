@@ -163,7 +163,7 @@ impl ActivityError {
         match encode_json(details) {
             Ok(payload) => {
                 self.details = Some(Payloads {
-                    payloads: vec![payload.into()],
+                    payloads: vec![payload.into_wire()],
                 })
             }
             Err(error) => self

@@ -63,7 +63,7 @@ impl Args {
     }
 }
 
-/// Decodes the arguments in order; built by [`Args::expect`].
+/// Decodes the arguments in order; built by [`Args::into_decoder`].
 pub struct ArgDecoder {
     activity: &'static str,
     params: &'static [&'static str],

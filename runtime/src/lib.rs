@@ -11,6 +11,7 @@ mod dynamic;
 mod error;
 mod http_server;
 mod invoke;
+#[cfg(feature = "cli")]
 mod main_entry;
 mod payload;
 mod pool;

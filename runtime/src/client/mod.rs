@@ -197,7 +197,27 @@ impl Client {
         self.api_key.set(key.as_ref())
     }
 
-    /// Replaces the identity recorded with requests (default `pid@hostname`).
+    /// Replaces the identity recorded with requests (default `pid@hostname`, or
+    /// [`ConnectionOptions::identity`]): the server keeps it with what this client does,
+    /// e.g. in the `ActivityTaskCompleted` event of a workflow's history when it completes
+    /// an activity asynchronously, so that the history says which service decided.
+    ///
+    /// ```no_run
+    /// use legwork::client::Client;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::connect("127.0.0.1:7233", "default")
+    ///     .await?
+    ///     .with_identity("approvals-api@web-3");
+    /// // The workflow `order-7` waits for its activity `approval`, which a worker handed
+    /// // over; its history records `approvals-api@web-3` as the one who completed it.
+    /// client
+    ///     .async_activity_by_id("order-7", None, "approval")
+    ///     .complete(&"approved")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn with_identity(mut self, identity: impl Into<String>) -> Self {
         self.identity = identity.into();
         self

@@ -15,9 +15,9 @@ impl ActivityOutcome {
     pub(super) fn from_proto(outcome: ActivityExecutionOutcome) -> Option<Self> {
         let retry_state = outcome.retry_state;
         Some(match outcome.value? {
-            activity_execution_outcome::Value::Result(payloads) => {
-                ActivityOutcome::Completed(payloads.payloads.into_iter().next().map(Payload::from))
-            }
+            activity_execution_outcome::Value::Result(payloads) => ActivityOutcome::Completed(
+                payloads.payloads.into_iter().next().map(Payload::from_wire),
+            ),
             activity_execution_outcome::Value::Failure(failure) => {
                 let mut failure = ActivityFailure::from_proto(failure);
                 failure.retry_state = retry_state_name(retry_state);
@@ -66,7 +66,7 @@ impl ActivityFailure {
     }
 
     /// Converts a protocol failure and its causes.
-    pub fn from_proto(failure: Failure) -> Self {
+    pub(crate) fn from_proto(failure: Failure) -> Self {
         let mut converted = ActivityFailure {
             message: failure.message.clone(),
             kind: failure_kind(failure.failure_info.as_ref()).to_owned(),

@@ -68,7 +68,7 @@ impl FakeWorker {
             namespace: self.namespace.clone(),
             task_token,
             result: Some(Payloads {
-                payloads: vec![result.into()],
+                payloads: vec![result.into_wire()],
             }),
             identity: "fake-worker".to_owned(),
             ..Default::default()

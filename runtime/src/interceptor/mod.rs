@@ -51,7 +51,7 @@ use std::pin::Pin;
 pub use chain::{InterceptorChain, NextAsync, NextSync};
 
 use crate::context::{ActivityContext, ActivityInfo};
-use crate::invoke::Outcome;
+pub use crate::invoke::{BoxOutcome, Outcome};
 use crate::payload::Payload;
 
 /// An interceptor's future around an async activity.

@@ -70,7 +70,7 @@ fn start(
     let attempt = Attempt::forwarding(
         worker_shutdown.clone(),
         Box::new(move |details| {
-            forward.send(from_child::Kind::Heartbeat(details.clone().into()));
+            forward.send(from_child::Kind::Heartbeat(details.clone().into_wire()));
         }),
     );
     let ctx = ActivityContext::with_attempt(info, attempt.clone());

@@ -114,6 +114,7 @@ pub(crate) fn refuse_worker_in_child() {
 
 /// `"512MiB"` (a whole number and `KiB`, `MiB` or `GiB`) as bytes, as
 /// `#[activity(memory_limit = "...")]` and `--isolated-memory-limit` take it.
+#[cfg(any(feature = "cli", test))]
 pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;

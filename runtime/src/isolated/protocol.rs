@@ -137,7 +137,7 @@ impl Outcome {
     pub(crate) fn of(outcome: crate::invoke::Outcome) -> Self {
         match outcome {
             Ok(payload) => Outcome {
-                result: Some(payload.into()),
+                result: Some(payload.into_wire()),
                 ..Default::default()
             },
             Err(error) => {
@@ -159,7 +159,7 @@ impl Outcome {
 
     pub(crate) fn into_outcome(self) -> crate::invoke::Outcome {
         if let Some(payload) = self.result {
-            return Ok(payload.into());
+            return Ok(crate::payload::Payload::from_wire(payload));
         }
         Err(ActivityError::from_parts(crate::error::ErrorParts {
             message: self.message,

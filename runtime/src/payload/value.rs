@@ -101,7 +101,7 @@ impl Payload {
 
     /// Reads a serialized `temporal.api.common.v1.Payload`.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, prost::DecodeError> {
-        WirePayload::decode(bytes).map(Payload::from)
+        WirePayload::decode(bytes).map(Payload::from_wire)
     }
 }
 
@@ -122,8 +122,11 @@ impl fmt::Debug for Payload {
     }
 }
 
-impl From<WirePayload> for Payload {
-    fn from(wire: WirePayload) -> Self {
+// Inherent functions, not `From` impls: a trait impl would put the protocol crate's type in
+// legwork's public API.
+impl Payload {
+    /// The payload of a wire message, moved.
+    pub(crate) fn from_wire(wire: WirePayload) -> Self {
         Payload {
             metadata: wire.metadata,
             data: wire.data,
@@ -134,10 +137,10 @@ impl From<WirePayload> for Payload {
                 .collect(),
         }
     }
-}
 
-impl From<Payload> for WirePayload {
-    fn from(payload: Payload) -> Self {
+    /// The wire message of this payload, moved.
+    pub(crate) fn into_wire(self) -> WirePayload {
+        let payload = self;
         WirePayload {
             metadata: payload.metadata,
             data: payload.data,
@@ -152,12 +155,12 @@ impl From<Payload> for WirePayload {
 
 /// Payloads from the wire, in order.
 pub(crate) fn from_wire(payloads: Vec<WirePayload>) -> Vec<Payload> {
-    payloads.into_iter().map(Payload::from).collect()
+    payloads.into_iter().map(Payload::from_wire).collect()
 }
 
 /// Payloads for the wire, in order.
 pub(crate) fn to_wire(payloads: Vec<Payload>) -> Vec<WirePayload> {
-    payloads.into_iter().map(WirePayload::from).collect()
+    payloads.into_iter().map(Payload::into_wire).collect()
 }
 
 #[cfg(test)]
@@ -171,12 +174,12 @@ mod tests {
             b"1".to_vec(),
         );
         payload.external_sizes = vec![42];
-        let wire = WirePayload::from(payload.clone());
+        let wire = payload.clone().into_wire();
         assert_eq!(wire.external_payloads[0].size_bytes, 42);
         assert_eq!(payload.encoded_len(), wire.encoded_len());
         assert_eq!(payload.encode_to_vec(), wire.encode_to_vec());
         assert_eq!(Payload::decode(&wire.encode_to_vec()).unwrap(), payload);
-        assert_eq!(Payload::from(wire), payload);
+        assert_eq!(Payload::from_wire(wire), payload);
     }
 
     #[test]

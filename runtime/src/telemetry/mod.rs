@@ -12,6 +12,7 @@
 #[cfg(any(test, feature = "bench-internals"))]
 pub(crate) mod cost;
 pub(crate) mod exporter;
+#[cfg(feature = "cli")]
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod rpc;

@@ -120,7 +120,7 @@ mod tests {
 
     fn header(payload: crate::payload::Payload) -> Header {
         Header {
-            fields: HashMap::from([(TRACER_HEADER.to_owned(), payload.into())]),
+            fields: HashMap::from([(TRACER_HEADER.to_owned(), payload.into_wire())]),
         }
     }
 

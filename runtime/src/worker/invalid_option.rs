@@ -42,6 +42,7 @@ impl InvalidOption {
     }
 
     /// The message as a worker started by `legwork::main!()` prints it: naming the flag.
+    #[cfg_attr(not(any(feature = "cli", test)), allow(dead_code))]
     pub(crate) fn on_command_line(&self) -> String {
         format!("invalid {}: {}", self.flag, self.reason)
     }

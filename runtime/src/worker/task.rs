@@ -20,7 +20,7 @@ use crate::codec::SerializationContext;
 use crate::context::{ActivityContext, ActivityInfo};
 use crate::error::{failure_type, ActivityError};
 use crate::invoke::Outcome;
-use crate::payload::from_wire;
+use crate::payload::{from_wire, Payload};
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::telemetry::metrics::{counts_as_failed, millis, ActivityMetrics, GaugeGuard};
 use crate::telemetry::trace;
@@ -138,7 +138,7 @@ fn prepare(
         .map(|header| header.fields)
         .unwrap_or_default()
         .into_iter()
-        .map(|(key, payload)| (key, payload.into()))
+        .map(|(key, payload)| (key, Payload::from_wire(payload)))
         .collect();
     let acked = Arc::new(Notify::new());
     let attempt = Attempt::of_task(

@@ -37,11 +37,9 @@ fn completed_by_token_with_heartbeats_on_the_way() {
 
         assert!(!elsewhere.heartbeat(&"halfway").await.unwrap());
         let described = handle.describe().await.unwrap();
-        assert!(is_zlib(
-            &described.raw.heartbeat_details.unwrap().payloads[0]
-                .clone()
-                .into()
-        ));
+        assert!(is_zlib(&Payload::from_wire(
+            described.raw.heartbeat_details.unwrap().payloads[0].clone()
+        )));
         let details = &described.last_heartbeat_details[0];
         assert_eq!(decode_json::<String>(details).unwrap(), "halfway");
 
@@ -88,7 +86,7 @@ fn standalone_activity_failed_and_canceled_by_id() {
         let Some(FailureInfo::ApplicationFailureInfo(info)) = &application.raw.failure_info else {
             panic!("no application failure info");
         };
-        let details = &info.details.as_ref().unwrap().payloads[0].clone().into();
+        let details = &Payload::from_wire(info.details.as_ref().unwrap().payloads[0].clone());
         assert_eq!(decode_json::<String>(details).unwrap(), "wrong totals");
 
         let canceled = client

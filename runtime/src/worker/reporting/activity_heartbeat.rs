@@ -84,7 +84,7 @@ pub(crate) async fn send_heartbeat(
     let request = RecordActivityTaskHeartbeatRequest {
         task_token: link.task_token.clone(),
         details: details.map(|details| Payloads {
-            payloads: vec![details.into()],
+            payloads: vec![details.into_wire()],
         }),
         identity: link.identity.clone(),
         namespace: link.namespace.clone(),

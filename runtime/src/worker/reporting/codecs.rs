@@ -203,7 +203,7 @@ pub(crate) fn refuse_references(task: &PollActivityTaskQueueResponse) -> Result<
             .payloads
             .iter()
             .filter(|payload| is_reference(&payload.metadata))
-            .map(|payload| Payload::from(payload.clone()))
+            .map(|payload| Payload::from_wire(payload.clone()))
             .collect();
         if let Some(error) = unreadable_reference(&suspects) {
             return Err(payload_failure("decode", PayloadError::Storage(error)));

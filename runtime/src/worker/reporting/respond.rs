@@ -32,7 +32,7 @@ pub(crate) enum Report {
 
 fn payloads(payload: Option<Payload>) -> Option<Payloads> {
     payload.map(|payload| Payloads {
-        payloads: vec![payload.into()],
+        payloads: vec![payload.into_wire()],
     })
 }
 

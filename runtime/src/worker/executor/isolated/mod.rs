@@ -120,7 +120,7 @@ async fn attend(
                 Some(from_child::Kind::Outcome(outcome)) => {
                     return Ended::Outcome(outcome.into_outcome())
                 }
-                Some(from_child::Kind::Heartbeat(details)) => ctx.heartbeat_payload(details.into()),
+                Some(from_child::Kind::Heartbeat(details)) => ctx.heartbeat_payload(Payload::from_wire(details)),
                 Some(from_child::Kind::Log(log)) => relay_log(child.pid, log),
                 Some(from_child::Kind::Hello(_)) => {}
                 None => return Ended::Died,
