@@ -4,7 +4,7 @@
 //! `temporalio-protos` touches one file.
 
 pub use temporalio_protos::protos::temporal::api::common::v1::{
-    ActivityType, Header, Payload as WirePayload, Payloads, RetryPolicy,
+    ActivityType, Header, Payload as WirePayload, Payloads, Priority as WirePriority, RetryPolicy,
 };
 pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
 pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;

@@ -23,6 +23,7 @@ use crate::connection::{ConnectError, ConnectionOptions, Secret};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::payload::{from_wire, to_wire, Payload};
 use crate::proto::{service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
+use crate::priority::Priority;
 use crate::retry_policy::RetryPolicy;
 
 mod codecs;
