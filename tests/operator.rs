@@ -346,3 +346,48 @@ async fn a_standalone_activity_sees_the_priority_it_was_started_with() {
     let seen: (Option<u32>, Option<String>, Option<f32>) = plain.result().await.unwrap();
     assert_eq!(seen, (None, None, None));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_workflows_activity_sees_its_priority_and_obeys_operator_commands() {
+    let queue = task_queue("py-priority");
+    let _worker = start_worker(worker_options(&queue));
+    let client = client().await;
+    let workflow_id = format!("priority-{queue}");
+    let held_id = format!("held-{queue}");
+    let args = [
+        common::server().address(),
+        format!("{queue}-workflows"),
+        queue.clone(),
+        workflow_id.clone(),
+        held_id.clone(),
+    ];
+    let script = tokio::task::spawn_blocking(move || {
+        common::python::run_script("priority_workflow.py", &args)
+    });
+
+    wait_for(&held_id, "run 1").await;
+    let held = client.workflow_activity(&workflow_id, None, &held_id);
+    held.pause("maintenance").await.unwrap();
+    assert_eq!(
+        wait_for(&held_id, "cancelled").await,
+        "cancelled: paused (Some(Paused))"
+    );
+    let mut update = ActivityOptionsUpdate::default();
+    update.start_to_close_timeout = Some(Duration::from_secs(45));
+    let current = held.update_options(update).await.unwrap();
+    assert_eq!(
+        current.start_to_close_timeout,
+        Some(Duration::from_secs(45))
+    );
+    held.unpause().await.unwrap();
+
+    let printed = script.await.unwrap();
+    assert_eq!(printed["error"], serde_json::Value::Null, "{printed}");
+    assert_eq!(
+        printed["result"]["priority"],
+        serde_json::json!([1, "tenant-b", 2.5])
+    );
+    assert_eq!(printed["result"]["held"], "done on run 2");
+    let second = wait_for(&held_id, "run 2").await;
+    assert!(second.starts_with("run 2 attempt 2 last Some("), "{second}");
+}
