@@ -1,80 +1,19 @@
-//! Operator commands (pause, unpause, reset, update options, terminate, delete) and
-//! priority, against a real dev server and a real worker.
+//! Operator commands (pause, unpause, reset, update options, terminate, delete) against a
+//! real dev server and a real worker, on standalone activities and on a Python workflow's
+//! (whose priority the activity also reads). Priority alone: tests/priority.rs.
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use legwork::client::{
-    ActivityDescription, ActivityHandle, ActivityOptionsUpdate, ActivityOutcome, ActivityStatus,
-    ClientError, ResetOptions, RunState, StartActivity,
+    ActivityOptionsUpdate, ActivityOutcome, ActivityStatus, ClientError, ResetOptions, RunState,
+    StartActivity,
 };
-use legwork::{activity, ActivityContext, ActivityError, Priority, RetryPolicy};
-use tokio::sync::Notify;
+use legwork::{activity, ActivityContext, ActivityError, RetryPolicy};
 
+use common::board::{describe_until, events_of, post, wait_for};
 use common::{client, start_worker, task_queue, worker_options};
-
-/// What the activities tell the tests, by activity id, as it happens.
-struct Board {
-    events: Mutex<HashMap<String, Vec<String>>>,
-    changed: Notify,
-}
-
-static BOARD: LazyLock<Board> = LazyLock::new(|| Board {
-    events: Mutex::new(HashMap::new()),
-    changed: Notify::new(),
-});
-
-fn post(id: &str, event: impl Into<String>) {
-    let mut events = BOARD.events.lock().unwrap();
-    events.entry(id.to_owned()).or_default().push(event.into());
-    BOARD.changed.notify_waiters();
-}
-
-fn events_of(id: &str) -> Vec<String> {
-    let events = BOARD.events.lock().unwrap();
-    events.get(id).cloned().unwrap_or_default()
-}
-
-/// Waits until `id` has posted an event starting with `prefix`; returns that event.
-async fn wait_for(id: &str, prefix: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let changed = BOARD.changed.notified();
-        tokio::pin!(changed);
-        // Registered before the check, so a post between the two is not missed.
-        changed.as_mut().enable();
-        if let Some(event) = events_of(id).into_iter().find(|e| e.starts_with(prefix)) {
-            return event;
-        }
-        if tokio::time::timeout_at(deadline, changed).await.is_err() {
-            panic!(
-                "{id} never posted {prefix:?}; it posted {:?}",
-                events_of(id)
-            );
-        }
-    }
-}
-
-/// Waits (long-polling the server, no sleeps) until the description satisfies `done`.
-async fn describe_until(
-    handle: &ActivityHandle,
-    done: impl Fn(&ActivityDescription) -> bool,
-) -> ActivityDescription {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = handle.describe().await.unwrap();
-    while !done(&seen) {
-        assert!(
-            Instant::now() < deadline,
-            "{} stayed {seen:#?}",
-            handle.id()
-        );
-        seen = handle.wait_for_change(&seen).await.unwrap();
-    }
-    seen
-}
 
 /// Heartbeats from the last recorded count until something cancels it; the run after
 /// `finish_on_run` starts completes at once. Posts `run N attempt A last L` on each start.
@@ -319,32 +258,6 @@ async fn delete_removes_the_activity_and_errors_name_the_rpc() {
         handle.pause("gone").await.unwrap_err(),
         "PauseActivityExecution",
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_standalone_activity_sees_the_priority_it_was_started_with() {
-    let queue = task_queue("priority");
-    let _worker = start_worker(worker_options(&queue));
-    let client = client().await;
-    let mut priority = Priority::default();
-    priority.priority_key = Some(2);
-    priority.fairness_key = Some("tenant-a".into());
-    priority.fairness_weight = Some(1.5);
-    let handle = client
-        .start_activity(StartActivity::new("priority_of", &queue).priority(priority.clone()))
-        .await
-        .unwrap();
-    let seen: (Option<u32>, Option<String>, Option<f32>) = handle.result().await.unwrap();
-    assert_eq!(seen, (Some(2), Some("tenant-a".to_owned()), Some(1.5)));
-    assert_eq!(handle.describe().await.unwrap().priority, priority);
-
-    // Without one, nothing is set: the server's defaults are not reported as values.
-    let plain = client
-        .start_activity(StartActivity::new("priority_of", &queue))
-        .await
-        .unwrap();
-    let seen: (Option<u32>, Option<String>, Option<f32>) = plain.result().await.unwrap();
-    assert_eq!(seen, (None, None, None));
 }
 
 #[tokio::test(flavor = "multi_thread")]
