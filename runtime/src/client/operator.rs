@@ -288,8 +288,10 @@ mod tests {
         assert_eq!(options, WireActivityOptions::default());
         assert!(mask.paths.is_empty());
 
-        let mut policy = RetryPolicy::default();
-        policy.maximum_attempts = Some(4);
+        let policy = RetryPolicy {
+            maximum_attempts: Some(4),
+            ..Default::default()
+        };
         let update = ActivityOptionsUpdate {
             start_to_close_timeout: Some(Duration::from_secs(45)),
             heartbeat_timeout: Some(Duration::from_secs(5)),
