@@ -293,14 +293,29 @@ async fn a_python_workflows_activity_sees_its_priority_and_obeys_operator_comman
         Some(Duration::from_secs(45))
     );
     held.unpause().await.unwrap();
+    let second = wait_for(&held_id, "run 2").await;
+    assert!(second.starts_with("run 2 attempt 2 last Some("), "{second}");
 
+    let mut reset = ResetOptions::default();
+    reset.reset_heartbeat = true;
+    held.reset(reset).await.unwrap();
+    // Unlike a standalone activity's, a workflow activity's reset replaces the running
+    // attempt at once (server 1.32): its next heartbeat finds it gone (not `Reset`), and
+    // the server numbers the replacement as the next attempt, not 1.
+    assert_eq!(
+        wait_for(&held_id, "cancelled: not found").await,
+        "cancelled: not found (Some(NotFound))"
+    );
     let printed = script.await.unwrap();
     assert_eq!(printed["error"], serde_json::Value::Null, "{printed}");
     assert_eq!(
         printed["result"]["priority"],
         serde_json::json!([1, "tenant-b", 2.5])
     );
-    assert_eq!(printed["result"]["held"], "done on run 2");
-    let second = wait_for(&held_id, "run 2").await;
-    assert!(second.starts_with("run 2 attempt 2 last Some("), "{second}");
+    assert_eq!(printed["result"]["held"], "done on run 3");
+    // The heartbeat details were cleared as asked.
+    assert_eq!(
+        wait_for(&held_id, "run 3").await,
+        "run 3 attempt 2 last None"
+    );
 }

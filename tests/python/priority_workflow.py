@@ -1,10 +1,10 @@
 """A Python workflow whose activities run on a legwork worker (tests/operator.rs): one with
 a priority, which reports what `ctx.info().priority` holds, and one the test pauses,
-updates and unpauses by workflow id and activity id.
+updates, unpauses and resets by workflow id and activity id.
 
 The workflow runs `priority_of` with Priority(priority_key=1, fairness_key="tenant-b",
-fairness_weight=2.5), then `heartbeat_until_stopped` (finishing on its second run) under
-activity id HELD_ID. The script prints one JSON object: {"result": {"priority": [key,
+fairness_weight=2.5), then `heartbeat_until_stopped` (finishing on its third run) under
+activity id HELD_ID, which the test pauses, updates, unpauses and resets. The script prints one JSON object: {"result": {"priority": [key,
 fairness key, weight], "held": "done on run N"}, "error": null}, or the innermost cause's
 message as "error".
 
@@ -35,7 +35,7 @@ class PriorityInterop:
         )
         held = await workflow.execute_activity(
             "heartbeat_until_stopped",
-            2,
+            3,
             activity_id=held_id,
             task_queue=task_queue,
             start_to_close_timeout=timedelta(seconds=30),

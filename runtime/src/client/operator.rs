@@ -8,8 +8,12 @@ use super::*;
 use crate::proto::WireActivityOptions;
 
 /// How [`ActivityHandle::reset`] (and [`WorkflowActivityHandle::reset`]) resets an
-/// activity: back to attempt 1, scheduled again at once. A running attempt learns of it at
-/// its next heartbeat ([`CancelReason::Reset`](crate::CancelReason::Reset)).
+/// activity: back to attempt 1, scheduled again at once. A standalone activity's running
+/// attempt learns of it at its next heartbeat
+/// ([`CancelReason::Reset`](crate::CancelReason::Reset)). A workflow's activity is
+/// replaced at once instead (as measured on server 1.32): the running attempt's next
+/// heartbeat finds it gone ([`CancelReason::NotFound`](crate::CancelReason::NotFound)), and
+/// the server numbers the new attempt as the next one.
 ///
 /// [`WorkflowActivityHandle::reset`]: super::WorkflowActivityHandle::reset
 #[derive(Debug, Clone, Default, PartialEq)]
