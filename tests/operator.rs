@@ -301,7 +301,7 @@ async fn a_python_workflows_activity_sees_its_priority_and_obeys_operator_comman
     held.reset(reset).await.unwrap();
     // Unlike a standalone activity's, a workflow activity's reset replaces the running
     // attempt at once (server 1.32): its next heartbeat finds it gone (not `Reset`), and
-    // the server numbers the replacement as the next attempt, not 1.
+    // the replacement keeps the replaced attempt's number (2), not 1.
     assert_eq!(
         wait_for(&held_id, "cancelled: not found").await,
         "cancelled: not found (Some(NotFound))"

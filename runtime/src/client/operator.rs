@@ -13,7 +13,7 @@ use crate::proto::WireActivityOptions;
 /// ([`CancelReason::Reset`](crate::CancelReason::Reset)). A workflow's activity is
 /// replaced at once instead (as measured on server 1.32): the running attempt's next
 /// heartbeat finds it gone ([`CancelReason::NotFound`](crate::CancelReason::NotFound)), and
-/// the server numbers the new attempt as the next one.
+/// the new attempt is not numbered 1 (a reset during attempt 2 gave another attempt 2).
 ///
 /// [`WorkflowActivityHandle::reset`]: super::WorkflowActivityHandle::reset
 #[derive(Debug, Clone, Default, PartialEq)]
