@@ -179,14 +179,20 @@ async fn updated_options_show_in_describe_and_in_the_next_attempt() {
 
     let mut update = ActivityOptionsUpdate::default();
     update.start_to_close_timeout = Some(Duration::from_secs(45));
+    let mut attempts = RetryPolicy::default();
+    attempts.maximum_attempts = Some(7);
+    update.retry_policy = Some(attempts);
     let current = handle.update_options(update).await.unwrap();
     assert_eq!(
         current.start_to_close_timeout,
         Some(Duration::from_secs(45))
     );
-    // Only the field set changed.
+    // Only the fields set changed, down to the retry policy's.
     assert_eq!(current.heartbeat_timeout, Some(Duration::from_secs(2)));
     assert_eq!(current.task_queue, queue);
+    let policy = current.retry_policy.expect("a retry policy");
+    assert_eq!(policy.maximum_attempts, Some(7));
+    assert_eq!(policy.initial_interval, Some(Duration::from_millis(100)));
     let described = handle.describe().await.unwrap();
     assert_eq!(
         described.start_to_close_timeout,
