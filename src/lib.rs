@@ -6,7 +6,7 @@ pub use legwork_macros::activity;
 pub use legwork_runtime::run_blocking;
 pub use legwork_runtime::{
     client, ActivityContext, ActivityError, ActivityInfo, CancelReason, DecodeError, Payload,
-    RetryPolicy,
+    Priority, RetryPolicy,
 };
 pub use legwork_runtime::{DynamicArgs, DynamicCall};
 

@@ -11,6 +11,7 @@ use crate::codec::SerializationContext;
 use crate::error::{failure_type, ActivityError};
 use crate::payload::{decode_json, encode_json};
 use crate::payload::{from_wire, Payload};
+use crate::priority::Priority;
 use crate::proto::service::PollActivityTaskQueueResponse;
 use crate::retry_policy::RetryPolicy;
 
@@ -60,6 +61,9 @@ pub struct ActivityInfo {
     /// What the previous attempt recorded with its last heartbeat; see
     /// [`ActivityContext::last_heartbeat`].
     pub heartbeat_details: Vec<Payload>,
+    /// The task's priority and fairness key, as the server dispatched it; all `None` when
+    /// nobody set them.
+    pub priority: Priority,
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -128,6 +132,11 @@ impl ActivityInfo {
                 .heartbeat_details
                 .as_ref()
                 .map(|details| from_wire(details.payloads.clone()))
+                .unwrap_or_default(),
+            priority: task
+                .priority
+                .as_ref()
+                .map(Priority::from_proto)
                 .unwrap_or_default(),
         };
         let attempt_end = info

@@ -37,6 +37,11 @@ pub(crate) mod failure_type {
     pub const PROCESS_CRASHED: &str = "ProcessCrashed";
     /// An isolated activity's child exited before answering (the message gives the code).
     pub const PROCESS_EXITED: &str = "ProcessExited";
+    /// An attempt stopped by a pause (the heartbeat said so) and ended by its cancellation
+    /// error (as the Python SDK reports it).
+    pub const ACTIVITY_PAUSE: &str = "ActivityPause";
+    /// An attempt stopped by a reset, likewise (as the Python SDK).
+    pub const ACTIVITY_RESET: &str = "ActivityReset";
     /// The type given to an [`ActivityError`](super::ActivityError) made from a message alone.
     pub const DEFAULT: &str = "ActivityError";
 }
@@ -130,6 +135,21 @@ impl ActivityError {
             ActivityError::new(format!("activity cancelled: {reason}")).with_type("CancelledError");
         error.cancelled = Some(reason);
         error
+    }
+
+    /// The error to report for an attempt cancelled for `reason` that ended with this
+    /// error. A pause or a reset that the activity did not handle (it returned its
+    /// cancellation error) becomes a retryable `ActivityPause` or `ActivityReset` failure
+    /// with the Python SDK's message, so that `describe`, the UI and retry policies read
+    /// the same failure whichever SDK ran the attempt. Any other error is reported as is.
+    pub(crate) fn reported_after(self, reason: Option<CancelReason>) -> Self {
+        let (error_type, cause) = match (reason, self.cancelled) {
+            (Some(CancelReason::Paused), Some(_)) => (failure_type::ACTIVITY_PAUSE, "pause"),
+            (Some(CancelReason::Reset), Some(_)) => (failure_type::ACTIVITY_RESET, "reset"),
+            _ => return self,
+        };
+        let message = format!("Unhandled activity cancel error produced by activity {cause}");
+        ActivityError::new(message).with_type(error_type)
     }
 
     /// The failure of an activity that panicked (type `PanicError`, as in the Go SDK).
@@ -325,6 +345,35 @@ mod tests {
         let error: ActivityError = "x".parse::<u32>().unwrap_err().into();
         assert_eq!(error.error_type(), "ParseIntError");
         assert!(!error.is_non_retryable());
+    }
+
+    #[test]
+    fn paused_and_reset_attempts_fail_as_python_reports_them() {
+        let stopped = |reason| ActivityError::cancelled(reason).reported_after(Some(reason));
+        let paused = stopped(CancelReason::Paused).to_failure();
+        assert_eq!(
+            paused.message,
+            "Unhandled activity cancel error produced by activity pause"
+        );
+        let Some(FailureInfo::ApplicationFailureInfo(info)) = paused.failure_info else {
+            panic!("expected application failure info");
+        };
+        assert_eq!(info.r#type, "ActivityPause");
+        assert!(!info.non_retryable);
+        let reset = stopped(CancelReason::Reset);
+        assert_eq!(reset.error_type(), "ActivityReset");
+        assert_eq!(
+            reset.message(),
+            "Unhandled activity cancel error produced by activity reset"
+        );
+        assert_eq!(reset.cancel_reason(), None);
+        // The activity's own error, even after a pause, is what it said.
+        let own = ActivityError::new("gave up").with_type("Mine");
+        let reported = own.clone().reported_after(Some(CancelReason::Paused));
+        assert!(reported == own);
+        // Other reasons keep the cancellation error as it is.
+        let shutdown = stopped(CancelReason::WorkerShutdown);
+        assert_eq!(shutdown.error_type(), "CancelledError");
     }
 
     #[test]

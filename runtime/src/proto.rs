@@ -3,8 +3,10 @@
 //! Every other module imports protocol types from here, so a move in
 //! `temporalio-protos` touches one file.
 
+pub use temporalio_protos::protos::temporal::api::activity::v1::ActivityOptions as WireActivityOptions;
 pub use temporalio_protos::protos::temporal::api::common::v1::{
-    ActivityType, Header, Payload as WirePayload, Payloads, RetryPolicy,
+    ActivityType, Header, Payload as WirePayload, Payloads, Priority as WirePriority, RetryPolicy,
+    WorkflowExecution,
 };
 pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
 pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;

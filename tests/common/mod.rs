@@ -11,6 +11,7 @@ use legwork::client::{
 use legwork::testing::DevServer;
 use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 
+pub mod board;
 pub mod http;
 pub mod logs;
 pub mod process;

@@ -120,22 +120,78 @@ impl ActivityHandle {
     /// The activity's current state, with its last failure, heartbeat details and outcome,
     /// their payloads decoded by the client's codecs.
     pub async fn describe(&self) -> Result<ActivityDescription, ClientError> {
-        let request = service::DescribeActivityExecutionRequest {
-            namespace: self.client.namespace.clone(),
-            activity_id: self.activity_id.clone(),
-            run_id: self.run_id.clone().unwrap_or_default(),
-            include_outcome: true,
-            include_heartbeat_details: true,
-            include_last_failure: true,
-            ..Default::default()
-        };
+        let run_id = self.run_id.clone().unwrap_or_default();
+        let request = self.describe_request(run_id, Vec::new());
         let response = self
             .client
             .service()
             .describe_activity_execution(with_deadline(request, UNARY_DEADLINE))
             .await
-            .map_err(rpc_error("DescribeActivityExecution"))?
-            .into_inner();
+            .map_err(rpc_error("DescribeActivityExecution"))?;
+        self.description_of(response.into_inner()).await
+    }
+
+    /// Waits until the activity's state differs from `seen` (an earlier
+    /// [`describe`](Self::describe) or `wait_for_change`), however long that takes, and
+    /// describes it then: the server long-polls, so nothing is polled here. A closed
+    /// activity is described at once. The server may fold several changes into one.
+    ///
+    /// ```no_run
+    /// use legwork::client::{ActivityHandle, RunState};
+    ///
+    /// # async fn run(handle: ActivityHandle) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut seen = handle.describe().await?;
+    /// while seen.run_state != RunState::Started {
+    ///     seen = handle.wait_for_change(&seen).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_for_change(
+        &self,
+        seen: &ActivityDescription,
+    ) -> Result<ActivityDescription, ClientError> {
+        if seen.long_poll_token.is_empty() {
+            return self.describe().await;
+        }
+        loop {
+            // The token needs the run it was taken from.
+            let request = self.describe_request(seen.run_id.clone(), seen.long_poll_token.clone());
+            let response = self
+                .client
+                .service()
+                .describe_activity_execution(with_deadline(request, LONG_POLL_DEADLINE))
+                .await;
+            match response {
+                Ok(response) => return self.description_of(response.into_inner()).await,
+                // Our own deadline passing only means nothing changed yet: ask again.
+                Err(status) if status.code() == Code::DeadlineExceeded => {}
+                Err(status) => return Err(rpc_error("DescribeActivityExecution")(status)),
+            }
+        }
+    }
+
+    fn describe_request(
+        &self,
+        run_id: String,
+        long_poll_token: Vec<u8>,
+    ) -> service::DescribeActivityExecutionRequest {
+        service::DescribeActivityExecutionRequest {
+            namespace: self.client.namespace.clone(),
+            activity_id: self.activity_id.clone(),
+            run_id,
+            include_outcome: true,
+            include_heartbeat_details: true,
+            include_last_failure: true,
+            long_poll_token,
+            ..Default::default()
+        }
+    }
+
+    async fn description_of(
+        &self,
+        response: service::DescribeActivityExecutionResponse,
+    ) -> Result<ActivityDescription, ClientError> {
         let outcome = match response.outcome {
             Some(outcome) => {
                 let context = self.payload_context();
@@ -146,6 +202,7 @@ impl ActivityHandle {
         // `raw` stays as the server sent it; the plain fields get decoded payloads.
         let mut description =
             ActivityDescription::from_proto(response.info.unwrap_or_default(), outcome);
+        description.long_poll_token = response.long_poll_token;
         let context = self.payload_context();
         description.last_heartbeat_details = self
             .client

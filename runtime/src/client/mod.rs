@@ -1,6 +1,8 @@
 //! A small async client for activities: start a standalone one, wait for its outcome,
-//! describe, cancel, list and count them; and complete, fail or heartbeat any activity from
-//! outside its worker (async completion, by task token or by ids).
+//! describe, cancel, list and count them; operator commands (pause, unpause, reset, update
+//! options, terminate, delete) on them and on a workflow's activities; and complete, fail
+//! or heartbeat any activity from outside its worker (async completion, by task token or
+//! by ids).
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +24,7 @@ use crate::connection::{
 use crate::connection::{ConnectError, ConnectionOptions, Secret};
 use crate::payload::{decode_bytes, decode_json, encode_json, DecodeError};
 use crate::payload::{from_wire, to_wire, Payload};
+use crate::priority::Priority;
 use crate::proto::{service, ActivityType, Failure, FailureInfo, Payloads, TaskQueue};
 use crate::retry_policy::RetryPolicy;
 use crate::storage::ExternalStorage;
@@ -31,6 +34,7 @@ mod completion;
 mod describe;
 mod handle;
 mod list;
+mod operator;
 mod options;
 mod outcome;
 mod start;
@@ -38,16 +42,19 @@ mod start;
 mod tests;
 mod token;
 pub(crate) mod typed;
+mod workflow_activity;
 
 pub use completion::AsyncActivityHandle;
 pub use describe::{ActivityDescription, ActivityStatus, RunState};
 pub use handle::ActivityHandle;
 pub use list::{ActivityPage, ActivitySummary};
+pub use operator::{ActivityOptionsUpdate, CurrentActivityOptions, ResetOptions};
 pub use options::{ActivityOptions, IdConflictPolicy, IdReusePolicy};
 pub use outcome::{ActivityFailure, ActivityOutcome};
 pub use start::StartActivity;
 pub use token::{TaskToken, TaskTokenParseError};
 pub use typed::TypedActivityHandle;
+pub use workflow_activity::WorkflowActivityHandle;
 
 const DEFAULT_START_TO_CLOSE: Duration = Duration::from_secs(60);
 
@@ -244,6 +251,13 @@ impl Client {
 
 fn to_proto_duration(duration: Duration) -> Option<prost_wkt_types::Duration> {
     duration.try_into().ok()
+}
+
+/// A duration from the server; its zero means "unset".
+fn from_proto_duration(duration: Option<prost_wkt_types::Duration>) -> Option<Duration> {
+    duration
+        .and_then(|duration| Duration::try_from(duration).ok())
+        .filter(|duration| !duration.is_zero())
 }
 
 fn to_system_time(timestamp: &Option<prost_wkt_types::Timestamp>) -> Option<SystemTime> {

@@ -77,6 +77,7 @@ pub struct ActivityOptions {
     id_reuse_policy: Option<IdReusePolicy>,
     id_conflict_policy: Option<IdConflictPolicy>,
     start_delay: Option<Duration>,
+    priority: Option<Priority>,
 }
 
 impl ActivityOptions {
@@ -94,6 +95,7 @@ impl ActivityOptions {
             id_reuse_policy: None,
             id_conflict_policy: None,
             start_delay: None,
+            priority: None,
         }
     }
 
@@ -169,6 +171,13 @@ impl ActivityOptions {
         self
     }
 
+    /// The priority key, fairness key and weight its tasks are dispatched by; each attempt
+    /// reads them in [`ActivityInfo::priority`](crate::ActivityInfo::priority).
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
     pub(super) fn into_request(
         self,
         namespace: &str,
@@ -205,6 +214,7 @@ impl ActivityOptions {
                 .id_conflict_policy
                 .map_or(0, |policy| policy.to_proto().into()),
             start_delay: self.start_delay.and_then(to_proto_duration),
+            priority: self.priority.as_ref().map(Priority::to_proto),
             ..Default::default()
         }
     }

@@ -101,6 +101,7 @@ forward_to_options! {
     id_reuse_policy(policy: IdReusePolicy): "Whether the id of a closed activity may be reused";
     id_conflict_policy(policy: IdConflictPolicy): "What to do when an activity with this id is running";
     start_delay(delay: Duration): "Queue the first attempt only after `delay`";
+    priority(priority: Priority): "The priority key, fairness key and weight its tasks are dispatched by";
 }
 
 impl Client {

@@ -119,8 +119,17 @@ fn start_options_become_the_request() {
         .arg(&())
         .heartbeat_timeout(Duration::from_secs(5))
         .max_attempts(3)
+        .priority(Priority {
+            priority_key: Some(2),
+            fairness_key: Some("tenant-a".into()),
+            fairness_weight: Some(1.5),
+        })
         .into_request("default", "me")
         .unwrap();
+    let priority = request.priority.clone().unwrap();
+    assert_eq!(priority.priority_key, 2);
+    assert_eq!(priority.fairness_key, "tenant-a");
+    assert_eq!(priority.fairness_weight, 1.5);
     assert_eq!(request.activity_id, "a-1");
     assert_eq!(request.activity_type.unwrap().name, "greet");
     assert_eq!(request.task_queue.unwrap().name, "q");

@@ -210,6 +210,7 @@ pub(crate) fn task_of(info: &crate::context::ActivityInfo) -> PollActivityTaskQu
         heartbeat_details: (!info.heartbeat_details.is_empty()).then(|| Payloads {
             payloads: crate::payload::to_wire(info.heartbeat_details.clone()),
         }),
+        priority: (!info.priority.is_unset()).then(|| info.priority.to_proto()),
         ..Default::default()
     }
 }
@@ -355,6 +356,11 @@ mod tests {
                 non_retryable_error_types: vec!["Bad".into()],
             }),
             heartbeat_details: vec![crate::payload::encode_json(7).unwrap()],
+            priority: crate::priority::Priority {
+                priority_key: Some(2),
+                fairness_key: Some("tenant-a".into()),
+                fairness_weight: Some(1.5),
+            },
         };
         info.deadline = Some(at(1_040));
         let back = ActivityInfo::from_task(&task_of(&info), "other", "images");

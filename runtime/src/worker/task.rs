@@ -312,14 +312,15 @@ pub(super) fn settle(attempt: &Attempt, outcome: Outcome) -> Option<Report> {
             last_heartbeat,
         }),
         // The server accepts Canceled only after a cancel request; a paused or reset
-        // attempt that stops is reported as failed (the server holds a paused activity).
+        // attempt that stops is reported as failed (the server holds a paused activity),
+        // with the failure the Python SDK reports (`reported_after`).
         (Some(CancelReason::CancelRequested), Err(error)) if error.cancel_reason().is_some() => {
             Some(Report::Canceled {
                 details: last_heartbeat,
             })
         }
-        (_, Err(error)) => Some(Report::Failed {
-            failure: Box::new(error.to_failure()),
+        (reason, Err(error)) => Some(Report::Failed {
+            failure: Box::new(error.reported_after(reason).to_failure()),
             last_heartbeat,
         }),
     }
