@@ -20,4 +20,21 @@ if [ ! -e "$legwork_py_marker" ]; then
   touch "$legwork_py_marker"
 fi
 unset legwork_py_marker
+# External storage tests (tests/external_storage.rs): moto's S3 server, and the aioboto3
+# client Python's S3 storage driver (temporalio.contrib.aws.s3driver) talks through. A
+# directory of their own, so that these pins change without reinstalling the SDK.
+LEGWORK_PY_MOTO=5.2.6
+LEGWORK_PY_AIOBOTO3=15.5.0
+legwork_py_s3="$repo_root/.tools/python-s3"
+legwork_py_marker="$legwork_py_s3/.installed-moto-$LEGWORK_PY_MOTO-aioboto3-$LEGWORK_PY_AIOBOTO3"
+if [ ! -e "$legwork_py_marker" ]; then
+  echo "installing moto[server]==$LEGWORK_PY_MOTO and aioboto3==$LEGWORK_PY_AIOBOTO3 into .tools/python-s3" >&2
+  rm -rf "$legwork_py_s3"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$legwork_py_s3" \
+    "moto[server]==$LEGWORK_PY_MOTO" "aioboto3==$LEGWORK_PY_AIOBOTO3" "types-aioboto3[s3]==$LEGWORK_PY_AIOBOTO3" >&2
+  touch "$legwork_py_marker"
+fi
+# The SDK's directory first, so that its pinned packages win where both hold one.
+LEGWORK_PYTHONPATH="$LEGWORK_PYTHONPATH:$legwork_py_s3"
+unset legwork_py_marker legwork_py_s3
 export LEGWORK_PYTHONPATH

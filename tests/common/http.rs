@@ -1,4 +1,5 @@
-//! A plain HTTP/1.1 GET, for the worker's own small servers (`/metrics`, the probes).
+//! Plain HTTP/1.0 requests, for the worker's own small servers (`/metrics`, the probes)
+//! and the local S3 server.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -24,11 +25,20 @@ pub fn get_url(url: &str) -> Reply {
 /// between reads). HTTP/1.0, so that the body is never chunked: Go's servers (the dev
 /// server's `/metrics`) chunk HTTP/1.1 answers, and a chunk boundary can split a line.
 pub fn get(address: SocketAddr, path: &str) -> Reply {
+    request(address, "GET", path)
+}
+
+/// `method` (with no body) on `path` from `address`, as [`get`] does.
+pub fn request(address: SocketAddr, method: &str, path: &str) -> Reply {
     let mut stream = TcpStream::connect(address).unwrap_or_else(|e| panic!("{address}: {e}"));
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response

@@ -14,6 +14,7 @@ use legwork::worker::{RunningWorker, Worker, WorkerOptions};
 pub mod board;
 pub mod http;
 pub mod logs;
+pub mod moto;
 pub mod process;
 pub mod procfs;
 pub mod prom;

@@ -1,10 +1,10 @@
 //! Worker processes built with `legwork::main!()` (the examples), run as a user runs them,
 //! and the `temporal` CLI as a client we did not write.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -190,4 +190,43 @@ pub fn execute(address: &str, queue: &str, activity: &str, id: &str, inputs: &[&
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+/// Spawns `command` so that it gets SIGKILL when the test process dies. Linux sends the
+/// parent-death signal when the spawning *thread* exits, and test threads end with their
+/// test, so every spawn happens on one thread that lives as long as the process.
+pub fn spawn_killed_with_parent(mut command: Command) -> io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+
+    type Job = (Command, mpsc::Sender<io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let spawner = SPAWNER.get_or_init(|| {
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("test-child-spawner".to_owned())
+            .spawn(move || {
+                for (mut command, reply) in receiver {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("the spawner thread starts");
+        Mutex::new(jobs)
+    });
+    let (reply, answer) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .send((command, reply))
+        .expect("the spawner thread runs");
+    answer.recv().expect("the spawner thread answers")
 }

@@ -17,7 +17,6 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -272,7 +271,7 @@ impl TlsFront {
             .stdin(Stdio::null())
             .stdout(output.try_clone().map_err(|e| e.to_string())?)
             .stderr(output);
-        let child = spawn_killed_with_parent(command)
+        let child = super::process::spawn_killed_with_parent(command)
             .map_err(|e| format!("spawning {}: {e}", nginx_binary().display()))?;
         self.child = Some(child);
 
@@ -466,43 +465,4 @@ fn tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
-}
-
-/// Spawns `command` so that it gets SIGKILL when the test process dies. Linux sends the
-/// parent-death signal when the spawning *thread* exits, and test threads end with their
-/// test, so every spawn happens on one thread that lives as long as the process.
-fn spawn_killed_with_parent(mut command: Command) -> io::Result<Child> {
-    use std::os::unix::process::CommandExt;
-
-    type Job = (Command, mpsc::Sender<io::Result<Child>>);
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let spawner = SPAWNER.get_or_init(|| {
-        let (jobs, receiver) = mpsc::channel::<Job>();
-        thread::Builder::new()
-            .name("tls-front-spawner".to_owned())
-            .spawn(move || {
-                for (mut command, reply) in receiver {
-                    let _ = reply.send(command.spawn());
-                }
-            })
-            .expect("the spawner thread starts");
-        Mutex::new(jobs)
-    });
-    let (reply, answer) = mpsc::channel();
-    spawner
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .send((command, reply))
-        .expect("the spawner thread runs");
-    answer.recv().expect("the spawner thread answers")
 }
