@@ -20,7 +20,17 @@ const VISIBLE_WITHIN: Duration = Duration::from_secs(10);
 fn temporal_worker_list_and_describe_show_a_legwork_worker_until_it_stops() {
     let address = server().address();
     let queue = task_queue("presence");
-    let mut worker = WorkerProcess::spawn(&["--address", &address, "--task-queue", &queue]);
+    // With external storage on (a flag of `main!()`), which the heartbeat lists.
+    let storage = std::env::temp_dir().join(format!("legwork-presence-{}", std::process::id()));
+    let storage = storage.to_str().unwrap();
+    let mut worker = WorkerProcess::spawn(&[
+        "--address",
+        &address,
+        "--task-queue",
+        &queue,
+        "--external-storage-dir",
+        storage,
+    ]);
     worker.wait_for_log("legwork worker serving");
 
     // The first heartbeat goes out at start, not after the one-minute interval.
@@ -59,6 +69,11 @@ fn temporal_worker_list_and_describe_show_a_legwork_worker_until_it_stops() {
         "{heartbeat:#}"
     );
     assert!(heartbeat["startTime"].is_string(), "{heartbeat:#}");
+    assert_eq!(
+        heartbeat["drivers"],
+        serde_json::json!([{ "type": "legwork.filesystem" }]),
+        "{heartbeat:#}"
+    );
     assert!(heartbeat["heartbeatTime"].is_string(), "{heartbeat:#}");
 
     assert_eq!(worker.terminate().code(), Some(0), "SIGTERM exits 0");

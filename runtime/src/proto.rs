@@ -23,8 +23,8 @@ pub use temporalio_protos::protos::temporal::api::nexusservices::workerservice::
 };
 pub use temporalio_protos::protos::temporal::api::taskqueue::v1::{TaskQueue, TaskQueueMetadata};
 pub use temporalio_protos::protos::temporal::api::worker::v1::{
-    worker_command, worker_command_result, CancelActivityResult, WorkerCommandResult,
-    WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
+    worker_command, worker_command_result, CancelActivityResult, StorageDriverInfo,
+    WorkerCommandResult, WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
 };
 /// Only the server sends these; the tests build them.
 #[cfg(test)]

@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod isolated;
 mod slots;
+mod storage;
 
 use super::duration::parse_duration;
 use crate::connection::{ClientCertificate, ConnectionOptions, Pem, Secret, TlsMode};
@@ -81,6 +82,8 @@ pub(super) struct Flags {
     pub(super) slots: slots::SlotFlags,
     #[command(flatten)]
     pub(super) isolated: isolated::IsolatedFlags,
+    #[command(flatten)]
+    pub(super) storage: storage::StorageFlags,
     /// Threads that run sync activities [default: max-concurrent-activities]
     #[arg(long)]
     pub(super) blocking_threads: Option<usize>,
@@ -168,12 +171,18 @@ impl Flags {
             .map_or(self.stall_threshold, Duration::from_millis)
     }
 
-    /// Lays the fleet flags (pollers, rate limits, deployment, probes) over `options`;
-    /// what cannot work is refused when the worker starts, with the flag to fix.
+    /// Lays the isolated children's flags over `options`.
     pub(super) fn apply_isolated(&self, options: &mut crate::isolated::IsolatedOptions) {
         self.isolated.apply(options);
     }
 
+    /// Lays the external storage flags over `options`.
+    pub(super) fn apply_storage(&self, options: &mut WorkerOptions) {
+        self.storage.apply(options);
+    }
+
+    /// Lays the fleet flags (pollers, rate limits, deployment, probes) over `options`;
+    /// what cannot work is refused when the worker starts, with the flag to fix.
     pub(super) fn apply_fleet(&self, options: &mut WorkerOptions) {
         options.pollers = self.pollers.unwrap_or_default();
         options.max_activities_per_second = self.max_activities_per_second;

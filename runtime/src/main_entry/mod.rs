@@ -138,6 +138,7 @@ fn worker_options(
     options.stall_threshold = flags.stall_threshold();
     options.codecs = defaults.codecs.map_or_else(CodecChain::new, |make| make());
     flags.apply_isolated(&mut options.isolated);
+    flags.apply_storage(&mut options);
     options.interceptors = defaults
         .interceptors
         .map_or_else(InterceptorChain::new, |make| make());

@@ -117,3 +117,40 @@ fn durations_take_units_and_the_api_key_never_prints() {
         Duration::from_millis(2500)
     );
 }
+
+#[test]
+fn external_storage_flags() {
+    let mut options = WorkerOptions::new("q");
+    flags(&[]).apply_storage(&mut options);
+    assert!(options.external_storage.is_none());
+
+    let dir = flags(&[
+        "--external-storage-dir",
+        "/mnt/payloads",
+        "--external-storage-threshold=1KiB",
+    ]);
+    dir.apply_storage(&mut options);
+    let storage = options.external_storage.as_ref().expect("storage is set");
+    assert_eq!(storage.threshold_bytes(), 1024);
+    assert_eq!(
+        storage.drivers().collect::<Vec<_>>(),
+        [("legwork.filesystem", "legwork.filesystem")]
+    );
+
+    let s3 = flags(&["--external-storage-s3-bucket", "payloads"]);
+    s3.apply_storage(&mut options);
+    let storage = options.external_storage.as_ref().unwrap();
+    assert_eq!(storage.threshold_bytes(), 256 * 1024);
+    assert_eq!(
+        storage.drivers().next(),
+        Some(("aws.s3driver", "aws.s3driver"))
+    );
+
+    let both = [
+        "w",
+        "--external-storage-dir=/a",
+        "--external-storage-s3-bucket=b",
+    ];
+    assert!(Flags::try_parse_from(both).is_err());
+    assert!(Flags::try_parse_from(["w", "--external-storage-threshold=lots"]).is_err());
+}

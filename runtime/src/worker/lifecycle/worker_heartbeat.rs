@@ -17,8 +17,10 @@ use super::worker_heartbeat_state::memory_usage;
 use crate::connection::{with_deadline, UNARY_DEADLINE};
 use crate::proto::service::RecordWorkerHeartbeatRequest;
 use crate::proto::{
-    WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo, WorkerStatus,
+    StorageDriverInfo, WorkerHeartbeat, WorkerHostInfo, WorkerPollerInfo, WorkerSlotsInfo,
+    WorkerStatus,
 };
+use crate::worker::options::WorkerOptions;
 use crate::worker::server::retry;
 use crate::worker::shared::Shared;
 
@@ -122,8 +124,23 @@ fn heartbeat(shared: &Shared, status: WorkerStatus) -> WorkerHeartbeat {
             last_successful_poll_time: None,
             is_autoscaling: shared.polling.gate.is_autoscaling(),
         }),
+        drivers: drivers(options),
         ..Default::default()
     }
+}
+
+/// The storage drivers in use, by kind, as sdk-core lists them.
+fn drivers(options: &WorkerOptions) -> Vec<StorageDriverInfo> {
+    let Some(storage) = &options.external_storage else {
+        return Vec::new();
+    };
+    let mut kinds: Vec<String> = storage.drivers().map(|(_, kind)| kind.to_owned()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|kind| StorageDriverInfo { r#type: kind })
+        .collect()
 }
 
 /// The activity slots, as sdk-core counts them: a slot is *available* when nothing holds
