@@ -240,6 +240,10 @@ async fn a_worker_exports_core_names_labels_and_buckets() {
     }
     let failed = "temporal_activity_execution_failed";
     assert_eq!(count(failed, &of("metered_fails")), 1.0);
+    // sdk-core's label: an activity's own failure is `ActivityError`.
+    let mut own_failure = of("metered_fails");
+    own_failure.push(("failure_reason", "ActivityError"));
+    assert_eq!(count(failed, &own_failure), 1.0);
     assert_eq!(count(failed, &of("metered_panics")), 1.0);
     assert_eq!(
         value(&text, failed, &of("metered_benign")).unwrap_or(0.0),

@@ -11,7 +11,7 @@ pub use temporalio_protos::protos::temporal::api::common::v1::{
 pub use temporalio_protos::protos::temporal::api::deployment::v1::WorkerDeploymentOptions;
 pub use temporalio_protos::protos::temporal::api::enums::v1::WorkerVersioningMode;
 pub use temporalio_protos::protos::temporal::api::enums::v1::{
-    ApplicationErrorCategory, TaskQueueKind, TaskQueueType, WorkerStatus,
+    ActivityTaskFailedCause, ApplicationErrorCategory, TaskQueueKind, TaskQueueType, WorkerStatus,
 };
 pub use temporalio_protos::protos::temporal::api::failure::v1::{
     failure::FailureInfo, ApplicationFailureInfo, Failure, NexusHandlerFailureInfo,

@@ -12,6 +12,7 @@ use tracing::{debug, Span};
 use super::executor::{local_timeout_buffer, TaskInput};
 use super::reporting::activity_heartbeat::{flush_heartbeat, heartbeat_starter};
 use super::reporting::codecs::{refuse_references, task_context};
+use super::reporting::failure_reason::FailureReason;
 use super::reporting::respond::Report;
 use super::shared::Shared;
 use super::slots::SlotPermit;
@@ -290,7 +291,7 @@ impl Measured {
                 }
             }
             Some(Report::Failed { failure, .. }) if counts_as_failed(failure) => {
-                metrics.failed.inc()
+                metrics.failed.inc(FailureReason::of(failure).label())
             }
             Some(Report::Canceled { .. }) => metrics.cancelled.inc(),
             _ => {}

@@ -22,9 +22,27 @@ pub(crate) struct ActivityMetrics {
     pub(crate) received: IntCounter,
     pub(crate) execution_latency: Histogram,
     pub(crate) succeed_endtoend: Histogram,
-    pub(crate) failed: IntCounter,
+    pub(crate) failed: FailedCounter,
     pub(crate) cancelled: IntCounter,
     pub(crate) task_error: IntCounter,
+}
+
+/// `temporal_activity_execution_failed` of one activity and workflow type, counted by
+/// `failure_reason` (sdk-core's label: `ActivityError`, `PayloadsTooLarge`,
+/// `ExternalStorageError`). The reason's child is looked up at the failure: failures are
+/// few, and no series of a reason that never happened is shown.
+pub(crate) struct FailedCounter {
+    family: IntCounterVec,
+    activity: String,
+    workflow: String,
+}
+
+impl FailedCounter {
+    pub(crate) fn inc(&self, reason: &str) {
+        self.family
+            .with_label_values(&[self.activity.as_str(), self.workflow.as_str(), reason])
+            .inc();
+    }
 }
 
 /// The per-type families and their resolved children.
@@ -112,8 +130,8 @@ impl ByType {
             ),
             failed: make.counters(
                 "temporal_activity_execution_failed",
-                "Attempts that failed, benign failures excepted.",
-                TYPES,
+                "Attempts that failed, benign failures excepted, by failure reason.",
+                &["activity_type", "workflow_type", "failure_reason"],
             ),
             cancelled: make.counters(
                 "temporal_activity_execution_cancelled",
@@ -141,7 +159,11 @@ impl ByType {
                 .with_label_values(&[activity, workflow, "false"]),
             execution_latency: self.execution_latency.with_label_values(&types),
             succeed_endtoend: self.succeed_endtoend.with_label_values(&types),
-            failed: self.failed.with_label_values(&types),
+            failed: FailedCounter {
+                family: self.failed.clone(),
+                activity: activity.to_owned(),
+                workflow: workflow.to_owned(),
+            },
             cancelled: self.cancelled.with_label_values(&types),
             task_error: self.task_error.with_label_values(&types),
         }
@@ -178,7 +200,7 @@ mod tests {
             Arc::ptr_eq(&order, &metrics.activity("greet", "Order")),
             "cached per workflow type"
         );
-        greet.failed.inc();
+        greet.failed.inc("ActivityError");
         greet
             .execution_latency
             .observe(millis(Duration::from_millis(120)));
@@ -188,7 +210,7 @@ mod tests {
             &metrics,
             &[
                 "# TYPE temporal_activity_execution_failed counter",
-                r#"temporal_activity_execution_failed{$G,workflow_type=""} 1"#,
+                r#"temporal_activity_execution_failed{activity_type="greet",failure_reason="ActivityError",$B,workflow_type=""} 1"#,
                 r#"temporal_activity_task_received{activity_type="greet",eager="false",$B,workflow_type=""} 0"#,
                 r#"temporal_activity_task_received{activity_type="greet",eager="false",$B,workflow_type="Order"} 1"#,
                 r#"temporal_activity_task_received{activity_type="other",eager="false",$B,workflow_type=""} 1"#,

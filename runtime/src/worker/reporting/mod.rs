@@ -3,5 +3,6 @@
 
 pub(crate) mod activity_heartbeat;
 pub(crate) mod codecs;
+pub(crate) mod failure_reason;
 pub(crate) mod ledger;
 pub(crate) mod respond;

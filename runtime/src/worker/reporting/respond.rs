@@ -1,5 +1,6 @@
 //! Reports the end of an attempt to the server, for as long as the report can still count.
 
+use super::failure_reason::FailureReason;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -134,8 +135,10 @@ impl Reporter<'_> {
                 failure,
                 last_heartbeat,
             } => {
+                let cause = FailureReason::of(&failure).cause() as i32;
                 let request = RespondActivityTaskFailedRequest {
                     task_token,
+                    cause,
                     failure: Some(*failure),
                     last_heartbeat_details: payloads(last_heartbeat),
                     identity,
