@@ -128,6 +128,8 @@ pub mod guide {
     pub mod containing_activities {}
     #[doc = include_str!("../docs/payloads.md")]
     pub mod payloads {}
+    #[doc = include_str!("../docs/external-storage.md")]
+    pub mod external_storage {}
     #[doc = include_str!("../docs/dynamic-activities.md")]
     pub mod dynamic_activities {}
     #[doc = include_str!("../docs/interceptors.md")]
