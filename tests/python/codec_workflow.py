@@ -66,20 +66,10 @@ def payloads_in(message, path):
                 yield from payloads_in(item, f"{name}[{index}]")
 
 
-async def main(address, workflow_queue, activity_queue, activity, args_json):
-    converter = dataclasses.replace(
-        temporalio.converter.default(), payload_codec=SampleEncryptionCodec()
-    )
-    client = await Client.connect(address, data_converter=converter)
-    async with Worker(client, task_queue=workflow_queue, workflows=[CodecInterop]):
-        handle = await client.start_workflow(
-            CodecInterop.run,
-            args=[activity_queue, activity, json.loads(args_json)],
-            id=f"codec-interop-{uuid.uuid4()}",
-            task_queue=workflow_queue,
-            execution_timeout=timedelta(seconds=60),
-        )
-        result = await handle.result()
+async def stored_payloads(handle):
+    """Every payload of the workflow's history as the server stores it: where it is, its
+    metadata as text, its size, and the sizes of what it stands for when stored
+    externally."""
     history = await handle.fetch_history()
     stored = []
     for event in history.events:
@@ -94,8 +84,27 @@ async def main(address, workflow_queue, activity_queue, activity, args_json):
                         for key, value in sorted(payload.metadata.items())
                     },
                     "data_len": len(payload.data),
+                    "external_sizes": [p.size_bytes for p in payload.external_payloads],
                 }
             )
+    return stored
+
+
+async def main(address, workflow_queue, activity_queue, activity, args_json):
+    converter = dataclasses.replace(
+        temporalio.converter.default(), payload_codec=SampleEncryptionCodec()
+    )
+    client = await Client.connect(address, data_converter=converter)
+    async with Worker(client, task_queue=workflow_queue, workflows=[CodecInterop]):
+        handle = await client.start_workflow(
+            CodecInterop.run,
+            args=[activity_queue, activity, json.loads(args_json)],
+            id=f"codec-interop-{uuid.uuid4()}",
+            task_queue=workflow_queue,
+            execution_timeout=timedelta(seconds=60),
+        )
+        result = await handle.result()
+    stored = await stored_payloads(handle)
     print(
         json.dumps(
             {

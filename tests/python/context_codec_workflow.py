@@ -27,7 +27,7 @@ from temporalio.converter import PayloadCodec, SerializationContext, WithSeriali
 from temporalio.worker import Worker
 
 import interop
-from codec_workflow import CodecInterop, payloads_in
+from codec_workflow import CodecInterop, stored_payloads
 
 
 class WorkflowKeyCodec(PayloadCodec, WithSerializationContext):
@@ -77,12 +77,7 @@ async def main(address, workflow_queue, activity_queue, activity, args_json):
             execution_timeout=timedelta(seconds=60),
         )
         result = await handle.result()
-    history = await handle.fetch_history()
-    key_ids = set()
-    for event in history.events:
-        kind = event.WhichOneof("attributes")
-        for _, payload in payloads_in(getattr(event, kind), kind):
-            key_ids.add(payload.metadata.get("encryption-key-id", b"").decode())
+    key_ids = {p["metadata"].get("encryption-key-id", "") for p in await stored_payloads(handle)}
     print(json.dumps({"workflow_id": workflow_id, "result": result, "key_ids": sorted(key_ids)}))
 
 

@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 
 import interop
 from codec_check import SampleEncryptionCodec
-from codec_workflow import payloads_in
+from codec_workflow import stored_payloads
 
 
 @workflow.defn(name="StorageInterop", sandboxed=False)
@@ -74,22 +74,7 @@ async def main(address, workflow_queue, activity_queue, activity, endpoint, buck
                 execution_timeout=timedelta(seconds=60),
             )
             result = await handle.result()
-        history = await handle.fetch_history()
-    stored = []
-    for event in history.events:
-        kind = event.WhichOneof("attributes")
-        for path, payload in payloads_in(getattr(event, kind), kind):
-            stored.append(
-                {
-                    "path": path,
-                    "metadata": {
-                        key: value.decode("utf-8", "backslashreplace")
-                        for key, value in sorted(payload.metadata.items())
-                    },
-                    "data_len": len(payload.data),
-                    "external_sizes": [p.size_bytes for p in payload.external_payloads],
-                }
-            )
+            stored = await stored_payloads(handle)
     print(json.dumps({"result_len": len(result), "result_head": result[:32], "history_payloads": stored}))
 
 

@@ -100,65 +100,42 @@ pub trait PayloadCodec: Send + Sync + 'static {
     }
 }
 
-impl<T: PayloadCodec + ?Sized> PayloadCodec for Arc<T> {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
-        (**self).encode(payloads)
-    }
+/// A shared or boxed codec is the codec: every call goes to it.
+macro_rules! forward_codec {
+    ($($pointer:ident),*) => {$(
+        impl<T: PayloadCodec + ?Sized> PayloadCodec for $pointer<T> {
+            fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
+                (**self).encode(payloads)
+            }
 
-    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
-        (**self).decode(payloads)
-    }
+            fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
+                (**self).decode(payloads)
+            }
 
-    fn encode_in<'a>(
-        &'a self,
-        context: &'a SerializationContext,
-        payloads: Vec<Payload>,
-    ) -> CodecFuture<'a> {
-        (**self).encode_in(context, payloads)
-    }
+            fn encode_in<'a>(
+                &'a self,
+                context: &'a SerializationContext,
+                payloads: Vec<Payload>,
+            ) -> CodecFuture<'a> {
+                (**self).encode_in(context, payloads)
+            }
 
-    fn decode_in<'a>(
-        &'a self,
-        context: &'a SerializationContext,
-        payloads: Vec<Payload>,
-    ) -> CodecFuture<'a> {
-        (**self).decode_in(context, payloads)
-    }
+            fn decode_in<'a>(
+                &'a self,
+                context: &'a SerializationContext,
+                payloads: Vec<Payload>,
+            ) -> CodecFuture<'a> {
+                (**self).decode_in(context, payloads)
+            }
 
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+        }
+    )*};
 }
 
-impl<T: PayloadCodec + ?Sized> PayloadCodec for Box<T> {
-    fn encode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
-        (**self).encode(payloads)
-    }
-
-    fn decode(&self, payloads: Vec<Payload>) -> CodecFuture<'_> {
-        (**self).decode(payloads)
-    }
-
-    fn encode_in<'a>(
-        &'a self,
-        context: &'a SerializationContext,
-        payloads: Vec<Payload>,
-    ) -> CodecFuture<'a> {
-        (**self).encode_in(context, payloads)
-    }
-
-    fn decode_in<'a>(
-        &'a self,
-        context: &'a SerializationContext,
-        payloads: Vec<Payload>,
-    ) -> CodecFuture<'a> {
-        (**self).decode_in(context, payloads)
-    }
-
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-}
+forward_codec!(Arc, Box);
 
 /// The payload's `encoding` metadata as bytes (empty when absent).
 pub(crate) fn encoding_of(payload: &Payload) -> &[u8] {
