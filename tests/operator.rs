@@ -195,7 +195,7 @@ async fn updated_options_show_in_describe_and_in_the_next_attempt() {
     assert_eq!(policy.initial_interval, Some(Duration::from_millis(100)));
     let described = handle.describe().await.unwrap();
     assert_eq!(
-        described.start_to_close_timeout,
+        described.options.start_to_close_timeout,
         Some(Duration::from_secs(45))
     );
 

@@ -35,7 +35,7 @@ async fn a_standalone_activity_sees_the_priority_it_was_started_with() {
         .unwrap();
     let seen: (Option<u32>, Option<String>, Option<f32>) = handle.result().await.unwrap();
     assert_eq!(seen, (Some(2), Some("tenant-a".to_owned()), Some(1.5)));
-    assert_eq!(handle.describe().await.unwrap().priority, priority);
+    assert_eq!(handle.describe().await.unwrap().options.priority, priority);
 
     // Without one, nothing is set: the server's defaults are not reported as values.
     let plain = client

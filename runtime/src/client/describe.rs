@@ -112,18 +112,9 @@ pub struct ActivityDescription {
     pub canceled_reason: Option<String>,
     /// How it ended, once closed.
     pub outcome: Option<ActivityOutcome>,
-    /// Limit of one attempt, as now set (after any `update_options`); `None` when unset.
-    pub start_to_close_timeout: Option<Duration>,
-    /// Limit of the whole activity; `None` when unset.
-    pub schedule_to_close_timeout: Option<Duration>,
-    /// Limit of the time a task waits in the queue; `None` when unset.
-    pub schedule_to_start_timeout: Option<Duration>,
-    /// Maximum time between two heartbeats; `None` when unset.
-    pub heartbeat_timeout: Option<Duration>,
-    /// The retry policy the server applies.
-    pub retry_policy: Option<RetryPolicy>,
-    /// Its priority and fairness.
-    pub priority: Priority,
+    /// The options in force (after any `update_options`): timeouts, retry policy,
+    /// priority.
+    pub options: CurrentActivityOptions,
     pub(crate) raw: ActivityExecutionInfo,
     /// The server's mark of this state, for [`ActivityHandle::wait_for_change`]; empty
     /// once the activity is closed.
@@ -168,16 +159,19 @@ impl ActivityDescription {
             last_worker_identity: info.last_worker_identity.clone(),
             canceled_reason: Some(info.canceled_reason.clone()).filter(|reason| !reason.is_empty()),
             outcome,
-            start_to_close_timeout: from_proto_duration(info.start_to_close_timeout),
-            schedule_to_close_timeout: from_proto_duration(info.schedule_to_close_timeout),
-            schedule_to_start_timeout: from_proto_duration(info.schedule_to_start_timeout),
-            heartbeat_timeout: from_proto_duration(info.heartbeat_timeout),
-            retry_policy: info.retry_policy.as_ref().map(RetryPolicy::from_proto),
-            priority: info
-                .priority
-                .as_ref()
-                .map(Priority::from_proto)
-                .unwrap_or_default(),
+            options: CurrentActivityOptions {
+                task_queue: info.task_queue.clone(),
+                start_to_close_timeout: from_proto_duration(info.start_to_close_timeout),
+                schedule_to_close_timeout: from_proto_duration(info.schedule_to_close_timeout),
+                schedule_to_start_timeout: from_proto_duration(info.schedule_to_start_timeout),
+                heartbeat_timeout: from_proto_duration(info.heartbeat_timeout),
+                retry_policy: info.retry_policy.as_ref().map(RetryPolicy::from_proto),
+                priority: info
+                    .priority
+                    .as_ref()
+                    .map(Priority::from_proto)
+                    .unwrap_or_default(),
+            },
             raw: info,
             long_poll_token: Vec::new(),
         }
