@@ -99,6 +99,12 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
         Err(WorkerError::InvalidOption(invalid)) => return fail(invalid.on_command_line()),
+        Err(WorkerError::UnknownNamespace { namespace, address }) => {
+            return fail(format!(
+                "namespace `{namespace}` does not exist on {address}; check --namespace or \
+                 TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)"
+            ))
+        }
         Err(error) => return fail(error),
     };
     if let Err(error) = wait_for_signal() {
