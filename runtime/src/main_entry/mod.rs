@@ -98,14 +98,7 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     }
     let worker = match Worker::new(options).registry(registry).start() {
         Ok(worker) => worker,
-        Err(WorkerError::InvalidOption(invalid)) => return fail(invalid.on_command_line()),
-        Err(WorkerError::UnknownNamespace { namespace, address }) => {
-            return fail(format!(
-                "namespace `{namespace}` does not exist on {address}; check --namespace or \
-                 TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)"
-            ))
-        }
-        Err(error) => return fail(error),
+        Err(error) => return fail(on_command_line(error)),
     };
     if let Err(error) = wait_for_signal() {
         return fail(error);
@@ -120,6 +113,19 @@ pub fn run_main(defaults: MainDefaults) -> ExitCode {
     worker.join();
     drop(dev_server);
     ExitCode::SUCCESS
+}
+
+/// A start failure as this command's user fixes it: by flag, where the library's
+/// message names an option.
+fn on_command_line(error: WorkerError) -> String {
+    match error {
+        WorkerError::InvalidOption(invalid) => invalid.on_command_line(),
+        WorkerError::UnknownNamespace { namespace, address } => format!(
+            "namespace `{namespace}` does not exist on {address}; check --namespace or \
+             TEMPORAL_NAMESPACE (on Temporal Cloud it is `<name>.<account>`)"
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The worker's settings from the flags, the environment and what `main!` chose.
