@@ -201,18 +201,8 @@ async fn a_python_workflow_receives_the_result_completed_by_id() {
 
 /// The `ActivityTaskCompleted` event of the workflow's history (`temporal workflow show`).
 fn completed_event(workflow_id: &str) -> serde_json::Value {
-    let server = common::server();
-    let output = Command::new(server.cli_path())
-        .args(["workflow", "show", "--workflow-id", workflow_id])
-        .args(["--address", &server.address(), "--output", "json"])
-        .output()
-        .expect("the temporal CLI runs");
-    assert!(
-        output.status.success(),
-        "temporal workflow show failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let history = common::workflow_history(common::server(), workflow_id);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
     history["events"]
         .as_array()
         .expect("events")

@@ -120,7 +120,7 @@ fn the_web_ui_shows_a_decoded_result_and_other_origins_cannot_read_decodes() {
 
     // The server holds the result encrypted: the plain value is nowhere in the history,
     // so a page that shows it got it from the codec server.
-    let history = history_json(&server, workflow_id);
+    let history = common::workflow_history(&server, workflow_id);
     assert!(
         !history.contains(PLAIN) && !history.contains("7F3A left"),
         "the plain value is in the server's history: {history}"
@@ -201,22 +201,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// `temporal workflow show --output json` of the workflow: its history as the server
-/// stores it.
-fn history_json(server: &DevServer, workflow_id: &str) -> String {
-    let output = Command::new(server.cli_path())
-        .args(["workflow", "show", "--workflow-id", workflow_id])
-        .args(["--address", &server.address(), "--output", "json"])
-        .output()
-        .expect("the temporal CLI runs");
-    assert!(
-        output.status.success(),
-        "temporal workflow show failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The first payload of the history's `ActivityTaskCompleted` result, in proto3 JSON.

@@ -94,3 +94,19 @@ pub async fn wait_until_started(handle: &ActivityHandle) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `temporal workflow show --output json` of a workflow on `server`: its history as the
+/// server stores it (payloads still encoded).
+pub fn workflow_history(server: &DevServer, workflow_id: &str) -> String {
+    let output = std::process::Command::new(server.cli_path())
+        .args(["workflow", "show", "--workflow-id", workflow_id])
+        .args(["--address", &server.address(), "--output", "json"])
+        .output()
+        .expect("the temporal CLI runs");
+    assert!(
+        output.status.success(),
+        "temporal workflow show failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
