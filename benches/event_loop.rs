@@ -1,7 +1,10 @@
 //! Issue 4's benchmark: does a saturated blocking pool slow async activities down, and
 //! what do the stall detector and metrics cost? Prints figures; asserts nothing.
 //!
-//! `cargo bench --bench event_loop` (needs the `temporal` CLI: TEMPORAL_CLI or PATH).
+//! Also (issue 20): how long after a poll begins to block the stall detector reports it.
+//!
+//! `cargo bench --bench event_loop` (needs the `temporal` CLI: TEMPORAL_CLI or PATH);
+//! `cargo bench --bench event_loop -- stall` prints the stall figures only.
 
 use std::time::Duration;
 
@@ -23,6 +26,10 @@ fn sleep_sync(millis: u64) {
 async fn tiny_async() {}
 
 fn main() {
+    stall_report_delay();
+    if std::env::args().any(|arg| arg == "stall") {
+        return;
+    }
     let (plain, watched) = legwork::__private::stall_detector_cost(5_000_000);
     println!(
         "stall detector: {plain:.1} ns per poll without, {watched:.1} ns with: +{:.1} ns per poll",
@@ -53,6 +60,29 @@ fn main() {
         busy_median.as_secs_f64() / idle_median.as_secs_f64(),
         busy_p99.as_secs_f64() / idle_p99.as_secs_f64()
     );
+}
+
+/// How long after an async activity's poll begins to block the stall detector names it
+/// (issue 20): the README states the bound.
+fn stall_report_delay() {
+    const SAMPLES: u32 = 20;
+    for threshold in [Duration::from_millis(100), Duration::from_millis(20)] {
+        let mut delays = legwork::__private::stall_report_delay(threshold, SAMPLES);
+        delays.sort();
+        let Some((first, last)) = delays.first().zip(delays.last()) else {
+            println!("stall report delay: no report seen");
+            continue;
+        };
+        let over = |delay: &Duration| delay.saturating_sub(threshold);
+        println!(
+            "stall report delay, threshold {threshold:?}, {} blocking polls: past the \
+             threshold by min {:?}, median {:?}, max {:?}",
+            delays.len(),
+            over(first),
+            over(&delays[delays.len() / 2]),
+            over(last),
+        );
+    }
 }
 
 async fn tiny_latencies(server: &DevServer, label: &str, saturate: bool) -> Vec<Duration> {

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use event_loop::lag::Lag;
 #[cfg(feature = "bench-internals")]
-pub(crate) use event_loop::stall::stall_detector_cost;
+pub(crate) use event_loop::stall::{stall_detector_cost, stall_report_delay};
 pub use invalid_option::InvalidOption;
 pub use lifecycle::deployment::{Deployment, VersioningMode};
 pub use lifecycle::run::WorkerReport;

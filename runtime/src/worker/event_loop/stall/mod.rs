@@ -8,6 +8,8 @@
 
 mod in_progress;
 mod poll_clock;
+#[cfg(any(test, feature = "bench-internals"))]
+mod probe;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +24,10 @@ use tracing::{info, warn};
 
 use self::in_progress::InProgress;
 use self::poll_clock::PollClock;
+#[cfg(test)]
+use self::probe::PENDING;
+#[cfg(feature = "bench-internals")]
+pub(crate) use self::probe::{stall_detector_cost, stall_report_delay};
 use super::spare::{EventLoops, Route};
 use crate::invoke::{BoxOutcome, Outcome};
 use crate::registry::ActivityDescriptor;
@@ -250,48 +256,6 @@ impl Drop for Watched {
     fn drop(&mut self) {
         self.watch.live.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// An async activity that never finishes, for the benchmark below and the tests: what
-/// the watch needs of a descriptor is its name and location.
-#[cfg(any(test, feature = "bench-internals"))]
-static PENDING: ActivityDescriptor = ActivityDescriptor {
-    name: "pending",
-    function: "pending",
-    location: crate::registry::SourceLocation {
-        file: file!(),
-        line: line!(),
-        column: 1,
-    },
-    invoker: crate::registry::Invoker::Async(|_, _| Box::pin(std::future::pending())),
-    max_concurrent: None,
-};
-
-/// Nanoseconds per poll of a future that is pending every time: plain, then watched.
-#[cfg(feature = "bench-internals")]
-pub(crate) fn stall_detector_cost(polls: u32) -> (f64, f64) {
-    use std::task::Waker;
-
-    let pending = || -> BoxOutcome { Box::pin(std::future::pending()) };
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut time = |future: &mut (dyn Future<Output = Outcome> + Unpin)| {
-        let began = Instant::now();
-        for _ in 0..polls {
-            let _ = std::hint::black_box(Pin::new(&mut *future).poll(&mut cx));
-        }
-        began.elapsed().as_nanos() as f64 / f64::from(polls)
-    };
-    let plain = time(&mut pending());
-    let metrics = WorkerMetrics::new("bench", "bench", 1, []);
-    let watch = StallWatch::new(
-        Duration::from_millis(100),
-        Arc::default(),
-        metrics,
-        Weak::new(),
-    );
-    let watched =
-        time(&mut watch.watch(pending(), &PENDING, "bench".to_owned(), 1, Arc::default()));
-    (plain, watched)
 }
 
 #[cfg(test)]
