@@ -23,8 +23,50 @@ pub struct Lag {
     /// The mean wait of the probes that ran.
     pub mean: Duration,
     /// How many probes have run since the worker started: one per 500 ms while the
-    /// runtime keeps up, fewer while it is blocked.
+    /// runtime keeps up (for the event loop: while it has async activities to poll),
+    /// fewer while it is blocked.
     pub samples: u64,
+}
+
+/// Both runtimes' lag, from one timer on the control runtime (one wake per `TICK`): how
+/// late the timer fires is `control`'s lag; and while the event loop has work (`busy`:
+/// a poll started since the last tick, or one in progress), a probe task spawned there
+/// measures `event_loop`'s, from the spawn to the moment it runs. While a probe waits,
+/// its age counts, so a runtime blocked for good still shows a growing lag. An idle event
+/// loop is not woken to be measured: it has nothing to be late with.
+pub(crate) async fn probe(
+    control: Arc<LagMonitor>,
+    event_loop: Arc<LagMonitor>,
+    target: Handle,
+    mut busy: impl FnMut() -> bool,
+    stop: CancellationToken,
+) {
+    let waiting = Arc::new(AtomicBool::new(false));
+    let mut sent = Instant::now();
+    let mut due = Instant::now() + TICK;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = stop.cancelled() => return,
+        }
+        let now = Instant::now();
+        control.record(now.saturating_duration_since(due));
+        due = now + TICK;
+        if waiting.load(Ordering::Acquire) {
+            event_loop.note_max(sent.elapsed());
+            continue;
+        }
+        if !busy() {
+            continue;
+        }
+        waiting.store(true, Ordering::Release);
+        sent = Instant::now();
+        let (monitor, waiting) = (event_loop.clone(), waiting.clone());
+        target.spawn(async move {
+            monitor.record(sent.elapsed());
+            waiting.store(false, Ordering::Release);
+        });
+    }
 }
 
 #[derive(Default)]
@@ -42,45 +84,6 @@ impl LagMonitor {
         LagMonitor {
             histogram: Some(histogram),
             ..LagMonitor::default()
-        }
-    }
-
-    /// Measures the runtime it runs on: how late a `TICK` timer fires.
-    pub(crate) async fn tick_here(self: Arc<Self>, stop: CancellationToken) {
-        let mut due = Instant::now() + TICK;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(due) => {}
-                _ = stop.cancelled() => return,
-            }
-            let now = Instant::now();
-            self.record(now.saturating_duration_since(due));
-            due = now + TICK;
-        }
-    }
-
-    /// Measures `target` from the current runtime: every `TICK` a probe task is spawned
-    /// there, and the time until it runs is its lag. While a probe waits, its age counts,
-    /// so a runtime blocked for good still shows a growing lag.
-    pub(crate) async fn probe(self: Arc<Self>, target: Handle, stop: CancellationToken) {
-        let waiting = Arc::new(AtomicBool::new(false));
-        let mut sent = Instant::now();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
-                _ = stop.cancelled() => return,
-            }
-            if waiting.load(Ordering::Acquire) {
-                self.note_max(sent.elapsed());
-                continue;
-            }
-            waiting.store(true, Ordering::Release);
-            sent = Instant::now();
-            let (monitor, waiting) = (self.clone(), waiting.clone());
-            target.spawn(async move {
-                monitor.record(sent.elapsed());
-                waiting.store(false, Ordering::Release);
-            });
         }
     }
 
@@ -144,7 +147,13 @@ mod tests {
         let monitor = Arc::new(LagMonitor::default());
         let stop = CancellationToken::new();
         control.block_on(async {
-            let prober = tokio::spawn(monitor.clone().probe(target.handle().clone(), stop.clone()));
+            let prober = tokio::spawn(probe(
+                Arc::default(),
+                monitor.clone(),
+                target.handle().clone(),
+                || true,
+                stop.clone(),
+            ));
             tokio::time::sleep(TICK * 5).await;
             stop.cancel();
             prober.await.unwrap();

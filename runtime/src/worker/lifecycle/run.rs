@@ -14,7 +14,7 @@ use super::startup::{connect, Local};
 use super::{commands, worker_heartbeat};
 use crate::connection::ApiKeySlot;
 use crate::registry::Registry;
-use crate::worker::event_loop::lag::Lag;
+use crate::worker::event_loop::lag::{self, Lag};
 use crate::worker::options::WorkerOptions;
 use crate::worker::polling::poll;
 use crate::worker::shared::Shared;
@@ -108,15 +108,15 @@ async fn serve(shared: Arc<Shared>) -> WorkerReport {
 /// What runs beside the pollers on the control runtime: the lag probes, the stall sweep,
 /// worker heartbeats, worker commands and the pollers' ingestion check.
 fn spawn_companions(shared: &Arc<Shared>, stop_lag: &CancellationToken) {
-    tokio::spawn(shared.stats.control_lag.clone().tick_here(stop_lag.clone()));
-    let event_loop = shared.executors.event_loop.clone();
-    tokio::spawn(
-        shared
-            .stats
-            .event_loop_lag
-            .clone()
-            .probe(event_loop, stop_lag.clone()),
-    );
+    let stall_watch = shared.executors.stall_watch.clone();
+    let mut polls_seen = 0;
+    tokio::spawn(lag::probe(
+        shared.stats.control_lag.clone(),
+        shared.stats.event_loop_lag.clone(),
+        shared.executors.event_loop.clone(),
+        move || stall_watch.polled_since(&mut polls_seen),
+        stop_lag.clone(),
+    ));
     tokio::spawn(shared.executors.stall_watch.clone().sweep(stop_lag.clone()));
     tokio::spawn(worker_heartbeat::run(shared.clone()));
     // Until the worker has stopped: attempts in the grace period can still be cancelled.

@@ -18,7 +18,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -38,12 +37,8 @@ use crate::telemetry::metrics::WorkerMetrics;
 pub(crate) struct StallWatch {
     threshold: Duration,
     stalls: Arc<AtomicU64>,
-    /// The poll each event-loop thread is in, if any.
+    /// The poll each event-loop thread is in, if any; wakes the sweep.
     in_progress: Arc<InProgress>,
-    /// Async activities watched now; the sweep sleeps while there are none.
-    live: Arc<AtomicUsize>,
-    /// Wakes the sweep when an async activity starts; it sleeps while none runs.
-    started: Arc<Notify>,
     metrics: WorkerMetrics,
     /// Weak: the futures it watches hold a `StallWatch`, and may run on a spare.
     loops: Weak<EventLoops>,
@@ -52,6 +47,10 @@ pub(crate) struct StallWatch {
 /// Set in `poll_started` by the sweep when it flags the poll in progress as holding its
 /// thread; stamps never reach it (2^63 ns is 292 years).
 const FLAGGED: u64 = 1 << 63;
+
+/// How long past a poll's threshold the sweep looks at it: room for the clock reads on
+/// either side, so that a poll still running then is past the threshold for sure.
+const MARGIN: Duration = Duration::from_millis(1);
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -76,8 +75,6 @@ impl StallWatch {
             metrics,
             loops,
             in_progress: Arc::new(InProgress::new()),
-            live: Arc::default(),
-            started: Arc::default(),
         }
     }
 
@@ -97,8 +94,6 @@ impl StallWatch {
             held,
             warned: AtomicU64::new(0),
         });
-        self.live.fetch_add(1, Ordering::AcqRel);
-        self.started.notify_one();
         Watched {
             future,
             watch: self.clone(),
@@ -108,44 +103,71 @@ impl StallWatch {
 
     /// Warns about polls still running past the threshold and flags them as holding
     /// their loop, until `stop`; then lets the spares rebalance (start one, retire idle
-    /// ones). Looks every half threshold while async activities or spares exist, and
-    /// sleeps otherwise. At `stop` (worker end) the spares are dropped.
+    /// ones). At `stop` (worker end) the spares are dropped.
+    ///
+    /// It looks only when a poll could have become a stall: while no poll is in progress
+    /// it sleeps until one starts; then until the threshold after the start of the
+    /// oldest poll not yet reported (`MARGIN` past it). So a poll that holds its thread
+    /// is reported `MARGIN` plus timer slack after the threshold, and an idle worker,
+    /// however many activities are parked, costs the sweep nothing. While spares exist
+    /// it also looks every half threshold, to retire them once their stalls end.
     pub(crate) async fn sweep(self, stop: CancellationToken) {
         let period = (self.threshold / 2).max(Duration::from_millis(5));
         loop {
+            let next = self.look();
             let spares = self.loops.upgrade().is_some_and(|loops| loops.has_spares());
-            if !spares && self.live.load(Ordering::Acquire) == 0 {
-                tokio::select! {
-                    _ = self.started.notified() => {}
-                    _ = stop.cancelled() => break,
+            let wake = match next {
+                Some(due) if spares => due.min(Instant::now() + period),
+                Some(due) => due,
+                None if spares => Instant::now() + period,
+                None => {
+                    tokio::select! {
+                        _ = self.in_progress.await_poll() => {}
+                        _ = stop.cancelled() => break,
+                    }
+                    // The poll that woke us began now: no stall before the threshold.
+                    Instant::now() + self.threshold + MARGIN
                 }
-            }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(period) => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = stop.cancelled() => break,
             }
-            self.look();
         }
         if let Some(loops) = self.loops.upgrade() {
             loops.shutdown();
         }
     }
 
-    /// One look of the sweep.
-    fn look(&self) {
-        let now = stamp(Instant::now());
+    /// One look of the sweep: reports and flags the polls past the threshold, and says
+    /// when the oldest poll in progress not yet past it will be.
+    fn look(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let now_stamp = stamp(now);
         let threshold = u64::try_from(self.threshold.as_nanos()).unwrap_or(u64::MAX);
-        let overdue: Vec<(Arc<PollClock>, u64)> = self
-            .in_progress
-            .current()
-            .into_iter()
-            .filter_map(|clock| {
-                let raw = clock.poll_started.load(Ordering::Acquire);
-                let started = raw & !FLAGGED;
-                let overdue = started != 0 && now.saturating_sub(started) > threshold;
-                overdue.then_some((clock, raw))
-            })
-            .collect();
+        let mut overdue = Vec::new();
+        let mut oldest_pending: Option<u64> = None;
+        for clock in self.in_progress.current() {
+            let raw = clock.poll_started.load(Ordering::Acquire);
+            let started = raw & !FLAGGED;
+            if started == 0 {
+                continue;
+            }
+            if now_stamp.saturating_sub(started) > threshold {
+                overdue.push((clock, raw));
+            } else {
+                oldest_pending = Some(oldest_pending.map_or(started, |old| old.min(started)));
+            }
+        }
+        self.report(overdue, now_stamp);
+        oldest_pending.map(|started| {
+            let age = Duration::from_nanos(now_stamp.saturating_sub(started));
+            now + self.threshold.saturating_sub(age) + MARGIN
+        })
+    }
+
+    /// Flags each overdue poll, warns about those not warned about yet, and rebalances.
+    fn report(&self, overdue: Vec<(Arc<PollClock>, u64)>, now: u64) {
         let mut warn = Vec::new();
         for (clock, raw) in overdue {
             let started = raw & !FLAGGED;
@@ -165,6 +187,12 @@ impl StallWatch {
         for (clock, held) in warn {
             warn_stall(&clock, held, "so far, and is still running", &takeover);
         }
+    }
+
+    /// Whether an async activity was polled since `*seen` was taken (updating it), or is
+    /// being polled now: the event loop has work.
+    pub(crate) fn polled_since(&self, seen: &mut u64) -> bool {
+        self.in_progress.polled_since(seen)
     }
 
     /// True for the first of the sweep and the poll itself to report the poll at `started`.
@@ -249,12 +277,6 @@ impl Future for Watched {
             }
         }
         poll
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.watch.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
