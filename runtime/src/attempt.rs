@@ -64,7 +64,8 @@ pub(crate) struct Attempt {
     /// `run_blocking` closures still running; the slot waits for them.
     blocking_jobs: AtomicUsize,
     blocking_done: Notify,
-    /// Whose payloads this attempt reports, for codecs and external storage.
+    /// Whose payloads this attempt reports, for codecs and external storage (empty when the
+    /// worker has neither: only they read it).
     pub(crate) payload_context: SerializationContext,
 }
 

@@ -35,14 +35,18 @@ pub(super) async fn handle_task(
     mut task: Box<PollActivityTaskQueueResponse>,
     mut permit: SlotPermit,
 ) {
-    let payload_context = task_context(
-        &task,
-        &shared.options.connection.namespace,
-        &shared.options.task_queue,
-    );
-    let decoded = match &shared.codecs {
-        Some(codecs) => codecs.decode_task(&mut task, &payload_context).await,
-        None => refuse_references(&task),
+    // Only codecs and storage read the context: without them, no strings are copied.
+    let (payload_context, decoded) = match &shared.codecs {
+        Some(codecs) => {
+            let context = task_context(
+                &task,
+                &shared.options.connection.namespace,
+                &shared.options.task_queue,
+            );
+            let decoded = codecs.decode_task(&mut task, &context).await;
+            (context, decoded)
+        }
+        None => (SerializationContext::default(), refuse_references(&task)),
     };
     let Prepared {
         activity,
