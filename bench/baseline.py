@@ -88,7 +88,10 @@ def export(short, src):
         shutil.rmtree(src)
     src.mkdir(parents=True)
     archive = subprocess.Popen(["git", "archive", short], cwd=ROOT, stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(src)], stdin=archive.stdout, check=True)
+    try:
+        subprocess.run(["tar", "-x", "-C", str(src)], stdin=archive.stdout, check=True)
+    finally:
+        archive.stdout.close()
     if archive.wait() != 0:
         raise RuntimeError(f"git archive {short} failed")
 

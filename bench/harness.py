@@ -10,6 +10,10 @@ rotated order. Activities are queued as standalone activities on a fresh task qu
 no worker running; then the worker starts, and everything is measured from the server's
 timestamps (schedule, start and close times) and from /proc (the worker's CPU time, sampled
 every 50 ms, and its peak RSS).
+
+`--baseline REV` adds legwork as built from commit REV (baseline.py); `--sizes` only builds
+and measures the binary per feature set (sizes.py); every report comes with a chart
+(chart.py).
 """
 
 import argparse
