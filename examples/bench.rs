@@ -138,6 +138,8 @@ legwork::main!(task_queue = "bench", codecs = codecs);
 /// `--address` and `--task-queue` only; it runs until the process is killed.
 #[cfg(not(feature = "cli"))]
 fn main() {
+    // The isolated activities' children are this executable: serve, if this is one.
+    legwork::isolated::init();
     let mut options = legwork::worker::WorkerOptions::new("bench");
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
