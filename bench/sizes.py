@@ -114,6 +114,8 @@ def load():
 def report_rows(data, fmt):
     """The build table's rows for `bench/run --sizes` (legwork's column only)."""
     record = data.get("sizes") or {}
+    if "legwork" not in data.get("workers", []):
+        return []
     rows = []
     for row in record.get("rows", []):
         rows.append((f"stripped binary, {row['label']} (MiB; `--sizes`, "
