@@ -14,6 +14,7 @@ import os
 import subprocess
 import time
 
+import baseline
 import sampling
 
 SCENARIOS = ["isolated", "crash", "runaway"]
@@ -244,14 +245,22 @@ def runaway(h, cli, run, activity, p):
             "runaway_status": runaway["status"], "runaway_failure": runaway["failure_message"]}
 
 
+def modes(scenario, worker):
+    """MODES of `worker`; an older legwork build has legwork's, less those whose activity
+    it does not serve (at 35b971c: no `*_isolated` activity)."""
+    if baseline.is_baseline(worker):
+        return [m for m in MODES[scenario]["legwork"] if baseline.serves(worker, m[2])]
+    return MODES[scenario][worker]
+
+
 def runs_of(scenario, worker):
     """The worker's modes in `scenario`, grouped by run: in `isolated`, modes with the same
     worker flags share one worker (legwork's two), so their ratio is not one of two
     moments of a loaded machine; elsewhere each mode has a worker of its own."""
     if scenario != "isolated":
-        return [[mode] for mode in MODES[scenario][worker]]
+        return [[mode] for mode in modes(scenario, worker)]
     groups = {}
-    for mode in MODES[scenario][worker]:
+    for mode in modes(scenario, worker):
         groups.setdefault(tuple(mode[3]), []).append(mode)
     return list(groups.values())
 
@@ -382,7 +391,8 @@ def runaway_rows(res, workers, fmt):
 
 def report_table(lines, data, workers, labels, fmt, median_of):
     """The scenarios' tables, appended to `lines` (markdown)."""
-    p = data["parameters"]
+    # A run from before these scenarios has none of their parameters (--report of it).
+    p = {**FULL, **data["parameters"]}
     loads = [float(r["loadavg"][0]) for by in data["results"].values() for runs in by.values()
              for run in runs for r in run.get("modes", {}).values() if r.get("loadavg")]
     if loads:

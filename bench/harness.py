@@ -10,6 +10,10 @@ rotated order. Activities are queued as standalone activities on a fresh task qu
 no worker running; then the worker starts, and everything is measured from the server's
 timestamps (schedule, start and close times) and from /proc (the worker's CPU time, sampled
 every 50 ms, and its peak RSS).
+
+`--baseline REV` adds legwork as built from commit REV (baseline.py); `--sizes` only builds
+and measures the binary per feature set (sizes.py); every report comes with a chart
+(chart.py).
 """
 
 import argparse
@@ -27,9 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import baseline
+import chart
 import concurrency
 import containment
 import sampling
+import sizes
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -116,14 +123,33 @@ def log(message):
 # Building
 
 
-def cargo_build(args, target_dir=None, timed=False):
+def cargo_build(args, target_dir=None, timed=False, cwd=ROOT, extra_env=None):
     env = dict(os.environ)
+    env.update(extra_env or {})
     if target_dir:
         env["CARGO_TARGET_DIR"] = str(target_dir)
     began = time.monotonic()
-    subprocess.run(["cargo", "build", "--release", "--quiet", *args], cwd=ROOT, env=env,
+    subprocess.run(["cargo", "build", "--release", "--quiet", *args], cwd=cwd, env=env,
                    check=True)
     return time.monotonic() - began
+
+
+def add_baselines(revs, workers, no_build):
+    """Builds (unless `no_build` finds it built) and registers a `legwork@REV` worker for
+    each of `revs`, placed after legwork in `workers`."""
+    for rev in revs:
+        name, title, binary = baseline.build(rev, no_build, cargo_build, log)
+        WORKERS[name] = {"label": title, "binary": binary, "rust": True}
+        if name not in workers:
+            at = workers.index("legwork") + 1 if "legwork" in workers else len(workers)
+            workers.insert(at, name)
+
+
+def label(worker):
+    """A worker's column title (an older legwork build's, from its name, for --report)."""
+    if worker in WORKERS:
+        return WORKERS[worker]["label"]
+    return "legwork " + worker[len(baseline.PREFIX):] if baseline.is_baseline(worker) else worker
 
 
 def build(workers):
@@ -424,7 +450,8 @@ def worker_command(name, address, queue, extra=()):
     if name == "python":
         return [sys.executable, str(BENCH / "peers" / "python" / "worker.py"),
                 "--address", address, "--task-queue", queue, *extra]
-    return [str(WORKERS[name]["binary"]), "--address", address, "--task-queue", queue, *extra]
+    return [str(WORKERS[name]["binary"]), "--address", address, "--task-queue", queue,
+            *baseline.command_line(name, extra)]
 
 
 def launch_worker(name, address, queue, log_path, extra=(), extra_env=None):
@@ -724,7 +751,12 @@ def blocked_loop(cli, worker, rep, p):
 
 
 def runs_scenario(worker, scenario):
-    """The floor runs the no-op scenarios only; only FRONT_WORKERS run the fronted ones."""
+    """The floor runs the no-op scenarios only; only FRONT_WORKERS run the fronted ones;
+    an older legwork build runs legwork's, except those it lacks something for."""
+    if baseline.is_baseline(worker):
+        if scenario in containment.SCENARIOS and not containment.modes(scenario, worker):
+            return False
+        return runs_scenario("legwork", scenario) and not baseline.missing(worker, scenario)
     if worker == "floor" and scenario not in FLOOR_SCENARIOS:
         return False
     if scenario in LEGWORK_VARIANTS:
@@ -827,11 +859,12 @@ def report(data):
     workers = data["workers"]
     res = data["results"]
     p = data["parameters"]
-    labels = [WORKERS[w]["label"] for w in workers]
+    labels = [label(w) for w in workers]
     lines = [f"Run of {data['date']} on {data['machine']}; temporal CLI {data['temporal']}; "
              f"{data['repeat']} repetition(s), median shown; a fresh dev server for every "
              f"scenario and worker; load average {' '.join(data['loadavg_before'])} before, "
              f"{' '.join(data['loadavg_after'])} after; commit {data.get('commit', '?')}.", ""]
+    lines += baseline.report_notes(data, label)
 
     def table(title, rows):
         lines.append(f"**{title}**")
@@ -931,12 +964,13 @@ def report(data):
     if any(s != "noop_sync" for s in fronted):
         front_table(lines, res, fronted, p["noop"])
 
-    sizes = data.get("binary_mib", {})
+    binaries = data.get("binary_mib", {})
     builds = data.get("build_times")
     table("build", [
-        ("release binary (MiB)", lambda w: fmt(sizes.get(w), 1)),
+        ("release binary (MiB)", lambda w: fmt(binaries.get(w), 1)),
         ("clean release build (s)" + (f", measured {builds['date'][:10]}" if builds else ""),
          lambda w: fmt((builds or {}).get("seconds", {}).get(w), 0)),
+        *sizes.report_rows(data, fmt),
     ])
 
     lines.append("**targets** (legwork against the others in this run)")
@@ -1027,6 +1061,14 @@ def targets(data):
                    "official-rust", ["worker_cpu_ms_per_activity"], lambda v: v <= 0.5)
         add_paired(f"{s}: worker CPU/activity ≤ 1.3 × floor", s, "legwork", "floor",
                    ["worker_cpu_ms_per_activity"], lambda v: v <= 1.3)
+        bound = {"noop_async": 1.15, "noop_sync": 1.10}[s]
+        add_paired(f"{s}: worker CPU/activity ≤ {bound:.2f} × floor", s, "legwork", "floor",
+                   ["worker_cpu_ms_per_activity"], lambda v, b=bound: v <= b)
+    for w in data["workers"]:
+        if baseline.is_baseline(w):
+            add_paired(f"noop_async: worker CPU/activity main ≤ 1.0 × {w[len(baseline.PREFIX):]}",
+                       "noop_async", "legwork", w, ["worker_cpu_ms_per_activity"],
+                       lambda v: v <= 1.0)
     if "noop_sync_tls" in res:
         add_paired("noop_sync: worker CPU/activity over TLS (via nginx) ≤ 1.2 × plaintext "
                    "(direct)", "noop_sync_tls", "legwork", "legwork",
@@ -1067,9 +1109,14 @@ def targets(data):
     rss = [v for v in rss if v is not None]
     add("peak RSS ≤ 10 MiB (largest over scenarios)", max(rss) if rss else None,
         lambda v: v <= 10, fmt(max(rss), 1) + " MiB" if rss else None)
+    noops = [m(s, "legwork", "peak_rss_mib") for s in ("noop_async", "noop_sync")]
+    noops = [v for v in noops if v is not None]
+    add("peak RSS draining noops ≤ 7 MiB (noop_async, noop_sync)", max(noops) if noops else None,
+        lambda v: v <= 7, fmt(max(noops), 1) + " MiB" if noops else None)
     size = data.get("binary_mib", {}).get("legwork")
-    add("release binary ≤ 8 MiB", size, lambda v: v <= 8,
-        fmt(size, 1) + " MiB" if size else None)
+    for bound in (8, 5):
+        add(f"release binary ≤ {bound} MiB", size, lambda v, b=bound: v <= b,
+            fmt(size, 1) + " MiB" if size else None)
     builds = (data.get("build_times") or {}).get("seconds", {})
     add("clean release build ≤ 0.5 × Rust SDK worker's",
         ratio(builds.get("legwork"), builds.get("official-rust")), lambda v: v <= 0.5)
@@ -1087,67 +1134,54 @@ def binary_sizes(workers):
     return sizes
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller N, for a smoke run")
     parser.add_argument("--workers", default=",".join(ALL_WORKERS))
     parser.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--baseline", metavar="REV", action="append", default=[],
+                        help="also run legwork as built from commit REV (worker legwork@REV; "
+                        "repeatable)")
     parser.add_argument("--build-times", action="store_true",
                         help="also time clean release builds (minutes)")
+    parser.add_argument("--sizes", action="store_true",
+                        help="only build the standalone crate for each feature set and profile "
+                        "and write results/sizes.{md,json} (minutes)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries as built")
-    parser.add_argument("--out", help="writes OUT.md and OUT.json [default: results/latest, "
-                        "or results/containment when only containment scenarios run]")
+    parser.add_argument("--out", help="writes OUT.md, OUT.json and OUT.svg [default: "
+                        "results/latest, or results/containment when only containment "
+                        "scenarios run]")
     parser.add_argument("--report", metavar="JSON",
-                        help="only rewrite the report (OUT.md) from a results JSON")
+                        help="only rewrite the report (OUT.md, OUT.svg) from a results JSON")
     args = parser.parse_args()
-    if args.report:
-        data = json.loads(Path(args.report).read_text())
-        derive(data)
-        data["targets"] = targets(data)
-        markdown = report(data)
-        Path(args.report).write_text(json.dumps(data, indent=2) + "\n")
-        Path(args.report).with_suffix(".md").write_text(markdown + "\n")
-        print(markdown)
-        return
-    workers = [w for w in args.workers.split(",") if w]
-    scenarios = [s for s in args.scenarios.split(",") if s]
-    for w in workers:
+    args.workers = [w for w in args.workers.split(",") if w]
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    for w in args.workers:
         if w not in WORKERS:
             parser.error(f"unknown worker {w}: {', '.join(ALL_WORKERS)}")
-    for s in scenarios:
+    for s in args.scenarios:
         if s not in ALL_SCENARIOS + OPT_IN_SCENARIOS:
             parser.error(f"unknown scenario {s}: {', '.join(ALL_SCENARIOS + OPT_IN_SCENARIOS)}")
-    cli = os.environ.get("TEMPORAL_CLI") or shutil.which("temporal")
-    if not cli:
-        sys.exit("no temporal CLI: run through bench/run, or set TEMPORAL_CLI")
-    LOGS.mkdir(parents=True, exist_ok=True)
-    p = QUICK if args.quick else FULL
-    if args.out is None:
-        only_containment = all(s in containment.SCENARIOS for s in scenarios)
-        args.out = str(RESULTS / ("containment" if only_containment else "latest"))
+    return args
 
-    if not args.no_build:
-        build(workers)
-    fronted = any(s in FRONTED for s in scenarios) and any(w in FRONT_WORKERS for w in workers)
-    nginx = find_or_install_front_tools() if fronted else None
-    build_times = measure_build_times() if args.build_times else None
-    if build_times is None and (RESULTS / "build-times.json").exists():
-        build_times = json.loads((RESULTS / "build-times.json").read_text())
 
-    version = subprocess.run([cli, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
-    data = {"date": now_iso(), "machine": machine(), "temporal": version.replace("temporal version ", ""),
-            "quick": args.quick, "repeat": args.repeat, "parameters": p, "workers": workers,
-            "scenarios": scenarios, "results": {}, "binary_mib": binary_sizes(workers),
-            "build_times": build_times}
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True).stdout.strip()
-        data["commit"] = commit
-    except OSError:
-        pass
-    data["loadavg_before"] = open("/proc/loadavg").read().split()[:3]
-    began = time.monotonic()
+def write_report(data, out):
+    """Targets and report from the figures; writes OUT.json, OUT.md and OUT.svg."""
+    derive(data)
+    data["targets"] = targets(data)
+    data["labels"] = {w: label(w) for w in data["workers"]}
+    markdown = report(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown + "\n")
+    chart.write(data, out.with_suffix(".svg"), label)
+    print(markdown)
+
+
+def run_all(data, cli, args, p, nginx):
+    """Every scenario for every worker that runs it, `args.repeat` times, into `data`."""
+    workers, scenarios = data["workers"], data["scenarios"]
     for rep in range(args.repeat):
         # Odd repetitions run the scenarios in reverse: the later of two runs tends to cost
         # more (measured: the same scenario pair gave 1.15 one way round, 0.91 the other),
@@ -1165,19 +1199,76 @@ def main():
                     result = {"ok": False, "error": str(error)}
                 data["results"].setdefault(scenario, {}).setdefault(w, []).append(result)
                 log(f"  {w}: {json.dumps(result)}")
+
+
+def skipped(workers, scenarios):
+    """{scenario: {worker: what it lacks}} for the older legwork builds."""
+    out = {}
+    for s in scenarios:
+        for w in workers:
+            lacks = baseline.missing(w, s) if runs_scenario("legwork", s) else []
+            if s in containment.SCENARIOS and baseline.is_baseline(w) \
+                    and not containment.modes(s, w):
+                lacks = [f"the activities of legwork's modes ({', '.join(m[2] for m in containment.MODES[s]['legwork'])})"]
+            if lacks:
+                log(f"{w} skips {s}: it has no {', '.join(lacks)}")
+                out.setdefault(s, {})[w] = lacks
+    return out
+
+
+def main():
+    args = parse_args()
+    if args.report:
+        data = json.loads(Path(args.report).read_text())
+        data.setdefault("sizes", sizes.load())
+        write_report(data, Path(args.report))
+        return
+    if args.sizes:
+        sizes.main(cargo_build, log, no_build=args.no_build)
+        return
+    workers, scenarios = args.workers, args.scenarios
+    cli = os.environ.get("TEMPORAL_CLI") or shutil.which("temporal")
+    if not cli:
+        sys.exit("no temporal CLI: run through bench/run, or set TEMPORAL_CLI")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    p = QUICK if args.quick else FULL
+    if args.out is None:
+        only_containment = all(s in containment.SCENARIOS for s in scenarios)
+        args.out = str(RESULTS / ("containment" if only_containment else "latest"))
+
+    if not args.no_build:
+        build(workers)
+    add_baselines(args.baseline, workers, args.no_build)
+    fronted = any(runs_scenario(w, s) for s in FRONTED for w in workers)
+    nginx = find_or_install_front_tools() if fronted else None
+    build_times = measure_build_times() if args.build_times else None
+    if build_times is None and (RESULTS / "build-times.json").exists():
+        build_times = json.loads((RESULTS / "build-times.json").read_text())
+
+    version = subprocess.run([cli, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    data = {"date": now_iso(), "machine": machine(), "temporal": version.replace("temporal version ", ""),
+            "quick": args.quick, "repeat": args.repeat, "parameters": p, "workers": workers,
+            "scenarios": scenarios, "results": {}, "binary_mib": binary_sizes(workers),
+            "build_times": build_times, "sizes": sizes.load(),
+            "skipped": skipped(workers, scenarios)}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True).stdout.strip()
+        data["commit"] = commit
+    except OSError:
+        pass
+    data["loadavg_before"] = open("/proc/loadavg").read().split()[:3]
+    began = time.monotonic()
+    run_all(data, cli, args, p, nginx)
     data["elapsed_s"] = round(time.monotonic() - began)
     data["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     data["cores"] = os.cpu_count()
-    derive(data)
-    data["targets"] = targets(data)
-    markdown = report(data)
+    data["baselines"] = {w: dict(baseline.record(w), label=label(w))
+                         for w in workers if baseline.is_baseline(w)}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown + "\n")
-    print(markdown)
-    log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')} in {data['elapsed_s']} s")
-
+    write_report(data, out)
+    log(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')} and "
+        f"{out.with_suffix('.svg')} in {data['elapsed_s']} s")
 
 if __name__ == "__main__":
     main()

@@ -130,4 +130,28 @@ fn codecs() -> CodecChain {
     }
 }
 
+#[cfg(feature = "cli")]
 legwork::main!(task_queue = "bench", codecs = codecs);
+
+/// Without legwork's `cli` feature (`bench/run --sizes` builds the standalone crate with
+/// `--no-default-features`): the worker built by hand, as an embedder would, on
+/// `--address` and `--task-queue` only; it runs until the process is killed.
+#[cfg(not(feature = "cli"))]
+fn main() {
+    // The isolated activities' children are this executable: serve, if this is one.
+    legwork::isolated::init();
+    let mut options = legwork::worker::WorkerOptions::new("bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        match (pair[0].as_str(), pair.get(1)) {
+            ("--address", Some(address)) => options.connection.address = address.clone(),
+            ("--task-queue", Some(queue)) => options.task_queue = queue.clone(),
+            (flag, _) => panic!("{flag}: without the `cli` feature, only --address and --task-queue"),
+        }
+    }
+    options.codecs = codecs();
+    let worker = legwork::worker::Worker::new(options)
+        .start()
+        .expect("the worker starts");
+    worker.join();
+}
