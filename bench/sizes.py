@@ -38,8 +38,10 @@ FEATURE_SETS = [
 # What the binaries are built from: a change there marks the record's commit "+changes".
 BUILT_FROM = ["Cargo.toml", "Cargo.lock", "src", "runtime", "macros", "examples/bench.rs",
               "bench/peers/legwork-standalone"]
+# No `panic = "abort"`: legwork catches an activity's panic as a failed attempt, which
+# needs unwinding; with abort, one panicking activity would end the worker.
 SIZE_TUNED = {"CARGO_PROFILE_RELEASE_LTO": "fat", "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "1",
-              "CARGO_PROFILE_RELEASE_OPT_LEVEL": "s", "CARGO_PROFILE_RELEASE_PANIC": "abort"}
+              "CARGO_PROFILE_RELEASE_OPT_LEVEL": "s"}
 
 
 def tuned_label():

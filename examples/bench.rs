@@ -146,7 +146,9 @@ fn main() {
         match (pair[0].as_str(), pair.get(1)) {
             ("--address", Some(address)) => options.connection.address = address.clone(),
             ("--task-queue", Some(queue)) => options.task_queue = queue.clone(),
-            (flag, _) => panic!("{flag}: without the `cli` feature, only --address and --task-queue"),
+            (flag, _) => {
+                panic!("{flag}: without the `cli` feature, only --address and --task-queue")
+            }
         }
     }
     options.codecs = codecs();
