@@ -68,7 +68,10 @@ pub fn stall_detector_cost(polls: u32) -> (f64, f64) {
 #[cfg(feature = "bench-internals")]
 /// How long after an async activity's poll begins to block the stall detector reports
 /// it, for `samples` polls blocking twice `threshold` each, for `benches/event_loop.rs`.
-pub fn stall_report_delay(threshold: std::time::Duration, samples: u32) -> Vec<std::time::Duration> {
+pub fn stall_report_delay(
+    threshold: std::time::Duration,
+    samples: u32,
+) -> Vec<std::time::Duration> {
     crate::worker::stall_report_delay(threshold, samples)
 }
 
