@@ -35,19 +35,7 @@ pub(super) async fn handle_task(
     mut task: Box<PollActivityTaskQueueResponse>,
     mut permit: SlotPermit,
 ) {
-    // Only codecs and storage read the context: without them, no strings are copied.
-    let (payload_context, decoded) = match &shared.codecs {
-        Some(codecs) => {
-            let context = task_context(
-                &task,
-                &shared.options.connection.namespace,
-                &shared.options.task_queue,
-            );
-            let decoded = codecs.decode_task(&mut task, &context).await;
-            (context, decoded)
-        }
-        None => (SerializationContext::default(), refuse_references(&task)),
-    };
+    let (payload_context, decoded) = decode(&shared, &mut task).await;
     let Prepared {
         activity,
         deadline,
@@ -93,6 +81,26 @@ pub(super) async fn handle_task(
         panicked,
     };
     finish(shared, end, report, permit, measured);
+}
+
+/// The task's payloads decoded by the codecs and storage, and the context they were given.
+/// Only codecs and storage read the context: without them, no strings are copied.
+async fn decode(
+    shared: &Shared,
+    task: &mut PollActivityTaskQueueResponse,
+) -> (SerializationContext, Result<(), ActivityError>) {
+    match &shared.codecs {
+        Some(codecs) => {
+            let context = task_context(
+                task,
+                &shared.options.connection.namespace,
+                &shared.options.task_queue,
+            );
+            let decoded = codecs.decode_task(task, &context).await;
+            (context, decoded)
+        }
+        None => (SerializationContext::default(), refuse_references(task)),
+    }
 }
 
 /// An attempt ready to run: what the rest of `handle_task` needs of its task.

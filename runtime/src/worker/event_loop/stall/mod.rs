@@ -23,8 +23,6 @@ use tracing::{info, warn};
 
 use self::in_progress::InProgress;
 use self::poll_clock::PollClock;
-#[cfg(test)]
-use self::probe::PENDING;
 #[cfg(feature = "bench-internals")]
 pub(crate) use self::probe::{stall_detector_cost, stall_report_delay};
 use super::spare::{EventLoops, Route};
@@ -277,47 +275,5 @@ impl Future for Watched {
             }
         }
         poll
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A poll the sweep sees past the threshold counts in its loop's `held` until it ends.
-    #[test]
-    fn a_flagged_poll_holds_its_loop_until_it_returns() {
-        let metrics = WorkerMetrics::new("test", "test", 1, []);
-        let stalls = Arc::new(AtomicU64::new(0));
-        let watch = StallWatch::new(
-            Duration::from_millis(20),
-            stalls.clone(),
-            metrics,
-            Weak::new(),
-        );
-        let held = Arc::new(AtomicUsize::new(0));
-        let blocking: BoxOutcome = Box::pin(async {
-            std::thread::sleep(Duration::from_millis(300));
-            Ok(crate::payload::Payload::default())
-        });
-        let watched = watch.watch(blocking, &PENDING, "a".to_owned(), 1, held.clone());
-        let poller = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap();
-            runtime.block_on(watched)
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        watch.look();
-        assert_eq!(held.load(Ordering::Acquire), 1, "flagged while it blocks");
-        watch.look();
-        assert_eq!(held.load(Ordering::Acquire), 1, "flagged once");
-        poller.join().unwrap().unwrap();
-        assert_eq!(
-            held.load(Ordering::Acquire),
-            0,
-            "released when the poll returns"
-        );
-        assert_eq!(stalls.load(Ordering::Relaxed), 1, "one stall, warned once");
     }
 }

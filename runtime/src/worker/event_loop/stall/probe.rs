@@ -1,5 +1,5 @@
 //! What the stall detector costs and how fast it reports, for `benches/event_loop.rs`
-//! (feature `bench-internals`); `PENDING` also serves the unit tests.
+//! (feature `bench-internals`); `PENDING` also serves the unit test below.
 
 #[cfg(feature = "bench-internals")]
 use {
@@ -115,4 +115,53 @@ pub(crate) fn stall_report_delay(threshold: Duration, samples: u32) -> Vec<Durat
     stop.cancel();
     let _ = control.join();
     delays
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Weak};
+    use std::time::Duration;
+
+    use super::PENDING;
+    use crate::invoke::BoxOutcome;
+    use crate::telemetry::metrics::WorkerMetrics;
+    use crate::worker::event_loop::stall::StallWatch;
+
+    /// A poll the sweep sees past the threshold counts in its loop's `held` until it ends.
+    #[test]
+    fn a_flagged_poll_holds_its_loop_until_it_returns() {
+        let metrics = WorkerMetrics::new("test", "test", 1, []);
+        let stalls = Arc::new(AtomicU64::new(0));
+        let watch = StallWatch::new(
+            Duration::from_millis(20),
+            stalls.clone(),
+            metrics,
+            Weak::new(),
+        );
+        let held = Arc::new(AtomicUsize::new(0));
+        let blocking: BoxOutcome = Box::pin(async {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(crate::payload::Payload::default())
+        });
+        let watched = watch.watch(blocking, &PENDING, "a".to_owned(), 1, held.clone());
+        let poller = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(watched)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        watch.look();
+        assert_eq!(held.load(Ordering::Acquire), 1, "flagged while it blocks");
+        watch.look();
+        assert_eq!(held.load(Ordering::Acquire), 1, "flagged once");
+        poller.join().unwrap().unwrap();
+        assert_eq!(
+            held.load(Ordering::Acquire),
+            0,
+            "released when the poll returns"
+        );
+        assert_eq!(stalls.load(Ordering::Relaxed), 1, "one stall, warned once");
+    }
 }
