@@ -11,6 +11,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -20,6 +21,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::debug;
 
+use crate::codec::BoxFuture;
+
 /// How long a client has to send a request's head (its request line and headers).
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,13 +31,30 @@ pub(crate) async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
+/// What a server answers a request with.
+type Handler =
+    Arc<dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<Full<Bytes>>> + Send + Sync>;
+
 /// Answers each connection on `listener` with `handle`, one task per connection, until
 /// the task running this is dropped. `name` says which server, in debug logs.
-pub(crate) async fn serve<H, F>(listener: TcpListener, name: &'static str, handle: H)
+///
+/// The handler is boxed so that hyper's HTTP/1 server (its dispatcher, the per-connection
+/// task, their drop glue) is compiled once rather than once per server; these servers see
+/// a request every few seconds, so a box per request costs nothing.
+pub(crate) fn serve<H, F>(
+    listener: TcpListener,
+    name: &'static str,
+    handle: H,
+) -> impl Future<Output = ()> + Send
 where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    let handle: Handler = Arc::new(move |request| Box::pin(handle(request)));
+    serve_with(listener, name, handle)
+}
+
+async fn serve_with(listener: TcpListener, name: &'static str, handle: Handler) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -45,7 +65,7 @@ where
                 continue;
             }
         };
-        let handle = handle.clone();
+        let handle = Arc::clone(&handle);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let response = handle(request);

@@ -28,6 +28,7 @@ use tonic::transport::Channel;
 use tonic::Request;
 use tracing::{debug, warn};
 
+use crate::codec::BoxFuture;
 use crate::proto::service::GetSystemInfoRequest;
 use crate::proto::WorkflowServiceClient;
 use crate::telemetry::rpc::{Metered, RpcMetrics};
@@ -78,7 +79,18 @@ pub(crate) async fn connect(
 }
 
 /// [`connect`], with every call of the connection counted and timed in `metrics`.
-pub(crate) async fn connect_metered(
+///
+/// Boxed: an async body is copied into every codegen unit that awaits it, and the worker,
+/// the client and the dev server each do; once per connection, the box costs nothing.
+pub(crate) fn connect_metered(
+    options: &ConnectionOptions,
+    api_key: ApiKeySlot,
+    metrics: Option<RpcMetrics>,
+) -> BoxFuture<'_, Result<ServiceClient, ConnectError>> {
+    Box::pin(connect_metered_inner(options, api_key, metrics))
+}
+
+async fn connect_metered_inner(
     options: &ConnectionOptions,
     api_key: ApiKeySlot,
     metrics: Option<RpcMetrics>,

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::shutdown::{drain_polls, shutdown_worker, wait_for_in_flight};
 use super::startup::{connect, Local};
 use super::{commands, worker_heartbeat};
+use crate::codec::BoxFuture;
 use crate::connection::ApiKeySlot;
 use crate::registry::Registry;
 use crate::worker::event_loop::lag::{self, Lag};
@@ -70,23 +71,36 @@ pub(crate) fn spawn(
         .name("legwork-control".to_owned())
         .spawn(move || {
             let local = Local::new(options, registry, &event_loop);
-            let report = control.block_on(async move {
-                match connect(local, api_key, shutdown).await {
-                    Ok((shared, metrics_address)) => {
-                        shared.metrics.worker_started();
-                        let _ = ready.send(Ok(metrics_address));
-                        serve(shared).await
-                    }
-                    Err(error) => {
-                        let _ = ready.send(Err(error));
-                        WorkerReport::default()
-                    }
-                }
-            });
+            let report = control.block_on(control_loop(local, api_key, shutdown, ready));
             // Async activities still blocking their thread must not hold up the exit.
             event_loop.shutdown_background();
             report
         })
+}
+
+/// Connects, then serves until shutdown. Boxed: an async body is copied into every codegen
+/// unit that polls it, and `block_on` polls in several places, so unboxed the whole start-up
+/// (`connect`, `serve`: tens of KiB) was compiled three times. Polled once per worker, the
+/// indirection costs nothing.
+fn control_loop(
+    local: Local,
+    api_key: ApiKeySlot,
+    shutdown: CancellationToken,
+    ready: Ready,
+) -> BoxFuture<'static, WorkerReport> {
+    Box::pin(async move {
+        match connect(local, api_key, shutdown).await {
+            Ok((shared, metrics_address)) => {
+                shared.metrics.worker_started();
+                let _ = ready.send(Ok(metrics_address));
+                serve(shared).await
+            }
+            Err(error) => {
+                let _ = ready.send(Err(error));
+                WorkerReport::default()
+            }
+        }
+    })
 }
 
 async fn serve(shared: Arc<Shared>) -> WorkerReport {

@@ -14,6 +14,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::codec::BoxFuture;
 use crate::isolated::protocol::{
     frame, from_child, read_frame_async, to_child, FromChild, ToChild, CHILD_ENV, CHILD_FD,
     EXIT_NOT_A_CHILD,
@@ -142,7 +143,14 @@ impl ChildProcess {
 
     /// Waits for the exit status (killing a child that lingers with its socket closed)
     /// and for its last stderr lines.
-    pub(crate) async fn reap(&mut self) -> ExitStatus {
+    ///
+    /// Boxed: awaited from several places, whose codegen units would each hold a copy of
+    /// the body; a child ends rarely, so the box costs nothing.
+    pub(crate) fn reap(&mut self) -> BoxFuture<'_, ExitStatus> {
+        Box::pin(self.reap_inner())
+    }
+
+    async fn reap_inner(&mut self) -> ExitStatus {
         let status = match tokio::time::timeout(EXIT_WAIT, self.process.wait()).await {
             Ok(Ok(status)) => status,
             _ => {
