@@ -256,10 +256,21 @@ async fn delete_removes_the_activity_and_errors_name_the_rpc() {
         }
         other => panic!("expected {rpc} to fail with NotFound, got {other:?}"),
     };
-    not_found(
-        handle.describe().await.unwrap_err(),
-        "DescribeActivityExecution",
-    );
+    // Deletion completes on the server after the call returns: the record shows
+    // Terminated ("Delete activity execution") for a moment, then goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let gone = loop {
+        match handle.describe().await {
+            Err(error) => break error,
+            Ok(seen) => assert!(
+                std::time::Instant::now() < deadline,
+                "still there after delete: {:?}",
+                seen.status
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    not_found(gone, "DescribeActivityExecution");
     not_found(
         handle.pause("gone").await.unwrap_err(),
         "PauseActivityExecution",
