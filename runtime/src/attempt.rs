@@ -64,10 +64,23 @@ pub(crate) struct Attempt {
     /// `run_blocking` closures still running; the slot waits for them.
     blocking_jobs: AtomicUsize,
     blocking_done: Notify,
-    /// Whose payloads this attempt reports, for codecs and external storage (empty when the
-    /// worker has neither: only they read it).
-    pub(crate) payload_context: SerializationContext,
+    /// Whose payloads this attempt reports, for codecs and external storage; `None` when
+    /// empty (a worker with neither), so that every parked attempt does not carry eight
+    /// empty strings. Read through [`Attempt::payload_context`].
+    payload_context: Option<Box<SerializationContext>>,
 }
+
+/// The context of a worker without codecs or storage.
+static EMPTY_CONTEXT: SerializationContext = SerializationContext {
+    namespace: String::new(),
+    task_queue: None,
+    activity_type: None,
+    activity_id: None,
+    activity_run_id: None,
+    workflow_id: None,
+    workflow_type: None,
+    workflow_run_id: None,
+};
 
 /// Marks a `run_blocking` closure as running until dropped.
 pub(crate) struct BlockingJob(Arc<Attempt>);
@@ -143,8 +156,13 @@ impl Attempt {
             me: me.clone(),
             blocking_jobs: AtomicUsize::new(0),
             blocking_done: Notify::new(),
-            payload_context,
+            payload_context: (payload_context != EMPTY_CONTEXT).then(|| Box::new(payload_context)),
         })
+    }
+
+    /// Whose payloads this attempt reports: what codecs and external storage are given.
+    pub(crate) fn payload_context(&self) -> &SerializationContext {
+        self.payload_context.as_deref().unwrap_or(&EMPTY_CONTEXT)
     }
 
     /// An attempt in an isolated child: each heartbeat goes to `forward` as it is recorded.

@@ -214,7 +214,7 @@ fn finish(
     let reporter = shared.clone();
     shared.responses.spawn(async move {
         let report = match report {
-            Some(report) => Some(reporter.encoded(report, &attempt.payload_context).await),
+            Some(report) => Some(reporter.encoded(report, attempt.payload_context()).await),
             None => None,
         };
         // Checked once encoded: that is the size the server sees.

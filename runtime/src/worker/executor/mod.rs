@@ -35,7 +35,9 @@ impl Executors {
             return match self.isolated.get() {
                 Some(pool) => {
                     let ctx = ctx.with_heartbeat_hook(self.interceptors.heartbeat_hook());
-                    isolated::run(pool, name, memory_limit, ctx, payloads, span).await
+                    // Boxed: its future (about 2 KiB, a child's round trip) would
+                    // otherwise sit inline in every attempt's future, parked or not.
+                    Box::pin(isolated::run(pool, name, memory_limit, ctx, payloads, span)).await
                 }
                 None => Err(ActivityError::new(format!(
                     "isolated activity `{name}` has no child processes on this worker"

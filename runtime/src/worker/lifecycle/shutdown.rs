@@ -93,7 +93,7 @@ pub(crate) async fn wait_for_in_flight(shared: &Arc<Shared>, deadline: Instant) 
         shared.in_flight.count(&report);
         let reporter = shared.clone();
         shared.responses.spawn(async move {
-            let report = reporter.encoded(report, &attempt.payload_context).await;
+            let report = reporter.encoded(report, attempt.payload_context()).await;
             reporter
                 .reporter()
                 .report(&activity, token, report, None)

@@ -128,7 +128,7 @@ async fn encoded(attempt: &Attempt, link: &HeartbeatLink, details: Payload) -> O
         None => Some(details),
         // Sent without details rather than not at all: the heartbeat still keeps the
         // attempt alive.
-        Some(codecs) => match codecs.encode_one(details, &attempt.payload_context).await {
+        Some(codecs) => match codecs.encode_one(details, attempt.payload_context()).await {
             Ok(details) => Some(details),
             Err(error) => {
                 warn!(%error, "heartbeat details could not be encoded; sent without them");

@@ -146,9 +146,13 @@ impl Reporter<'_> {
                     deployment_options,
                     ..Default::default()
                 };
-                self.call(request, deadline, |mut client, request| async move {
-                    client.respond_activity_task_failed(request).await
-                })
+                // Boxed: a failure's request is the largest, and inline it would size every
+                // report's task (spawned per attempt) at nearly twice a completion's.
+                Box::pin(
+                    self.call(request, deadline, |mut client, request| async move {
+                        client.respond_activity_task_failed(request).await
+                    }),
+                )
                 .await
             }
             Report::Canceled { details } => {
