@@ -389,7 +389,8 @@ mod tests {
 
     /// Every attempt in flight parks in this future: an executor's future inlined into it
     /// (the isolated one is about 2 KiB) costs that much per parked attempt. Measured in a
-    /// test (debug) build, where futures are larger than in release: about 1.4 KiB.
+    /// test (debug) build, where futures are larger than in release: 1,552 bytes, against
+    /// 3,232 with the isolated executor's future inline.
     #[test]
     fn a_parked_attempt_stays_small() {
         let size = returned_size(handle_task);
