@@ -135,10 +135,9 @@ impl Reporter<'_> {
                 failure,
                 last_heartbeat,
             } => {
-                let cause = FailureReason::of(&failure).cause() as i32;
                 let request = RespondActivityTaskFailedRequest {
                     task_token,
-                    cause,
+                    cause: FailureReason::of(&failure).cause() as i32,
                     failure: Some(*failure),
                     last_heartbeat_details: payloads(last_heartbeat),
                     identity,
@@ -146,14 +145,11 @@ impl Reporter<'_> {
                     deployment_options,
                     ..Default::default()
                 };
-                // Boxed: a failure's request is the largest, and inline it would size every
-                // report's task (spawned per attempt) at nearly twice a completion's.
-                Box::pin(
-                    self.call(request, deadline, |mut client, request| async move {
-                        client.respond_activity_task_failed(request).await
-                    }),
-                )
-                .await
+                // Boxed: the largest request; inline, it would size every report's task.
+                let call = self.call(request, deadline, |mut client, request| async move {
+                    client.respond_activity_task_failed(request).await
+                });
+                Box::pin(call).await
             }
             Report::Canceled { details } => {
                 let request = RespondActivityTaskCanceledRequest {
