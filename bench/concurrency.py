@@ -30,6 +30,7 @@ import time
 import urllib.request
 
 import baseline
+from figures import fmt, median_of
 
 SCENARIO = "concurrency"
 FULL = {"parked": 10_000, "sync_parked": 1_000, "park_ms": 600_000, "window_s": 10}
@@ -214,7 +215,7 @@ def lag_cell(r, phase):
     return "n/a"
 
 
-def report_table(lines, data, workers, labels, fmt, median_of):
+def report_table(lines, data, workers, labels):
     """The scenario's table, appended to `lines` (markdown)."""
     res = data["results"].get(SCENARIO)
     if not res:
@@ -265,7 +266,7 @@ def report_table(lines, data, workers, labels, fmt, median_of):
     lines.append("")
 
 
-def targets(data, median_of, add):
+def targets(data, add):
     """The issue's targets for legwork: under 64 MiB with 10,000 in flight, lag p99 < 10 ms."""
     runs = data["results"].get(SCENARIO, {}).get("legwork")
     if not runs:

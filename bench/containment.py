@@ -16,6 +16,7 @@ import time
 
 import baseline
 import sampling
+from figures import fmt, median_of
 
 SCENARIOS = ["isolated", "crash", "runaway"]
 FULL = {"contained_noop": 1000, "contained_batch": 200, "contained_warm": 300,
@@ -314,7 +315,7 @@ def cells(res, workers, mode, getter, missing="n/a"):
     return out
 
 
-def isolated_rows(res, workers, p, fmt, median_of):
+def isolated_rows(res, workers, p):
     def both(key, digits):  # "contained / in-process" medians of a figure
         return [" / ".join(fmt(median_of(res.get(w) or [], "modes", m, key), digits)
                            for m in ("contained", "in_process")) for w in workers]
@@ -370,7 +371,7 @@ def crash_rows(res, workers, p):
     ]
 
 
-def runaway_rows(res, workers, fmt):
+def runaway_rows(res, workers):
     def served(r):
         if r.get("served_after_s") is None:
             return f"never, within {r['window_s']} s"
@@ -389,7 +390,7 @@ def runaway_rows(res, workers, fmt):
     return rows
 
 
-def report_table(lines, data, workers, labels, fmt, median_of):
+def report_table(lines, data, workers, labels):
     """The scenarios' tables, appended to `lines` (markdown)."""
     # A run from before these scenarios has none of their parameters (--report of it).
     p = {**FULL, **data["parameters"]}
@@ -413,16 +414,16 @@ def report_table(lines, data, workers, labels, fmt, median_of):
         res = data["results"].get(scenario)
         if not res:
             continue
-        rows = (isolated_rows(res, workers, p, fmt, median_of) if scenario == "isolated"
+        rows = (isolated_rows(res, workers, p) if scenario == "isolated"
                 else crash_rows(res, workers, p) if scenario == "crash"
-                else runaway_rows(res, workers, fmt))
+                else runaway_rows(res, workers))
         lines += [f"**{titles[scenario]}**", "", "| | " + " | ".join(labels) + " |",
                   "|---" * (len(labels) + 1) + "|"]
         lines += [f"| {name} | " + " | ".join(row) + " |" for name, row in rows]
         lines.append("")
 
 
-def targets(data, median_of, add):
+def targets(data, add):
     """The issue's targets for legwork's isolated activities."""
     res, p = data["results"], data["parameters"]
 

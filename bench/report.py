@@ -149,8 +149,8 @@ def report(data):
     lines += baseline.report_notes(data, lambda w: data["labels"][w])
     drain_tables(t)
     latency_tables(t)
-    concurrency.report_table(lines, data, t.workers, t.labels, fmt, median_of)
-    containment.report_table(lines, data, t.workers, t.labels, fmt, median_of)
+    concurrency.report_table(lines, data, t.workers, t.labels)
+    containment.report_table(lines, data, t.workers, t.labels)
     fronted = [s for s in ("noop_sync", *FRONTED, *LEGWORK_VARIANTS) if s in res]
     if any(s != "noop_sync" for s in fronted):
         front_table(lines, res, fronted, t.p["noop"])

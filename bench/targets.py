@@ -122,6 +122,6 @@ def targets(data):
     feature_targets(t)
     latency_targets(t)
     footprint_targets(t)
-    concurrency.targets(data, median_of, t.add)
-    containment.targets(data, median_of, t.add)
+    concurrency.targets(data, t.add)
+    containment.targets(data, t.add)
     return t.out
